@@ -1,0 +1,132 @@
+"""The HTTP contract (docs/openapi.yaml): presigned upload URLs and image status."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from imgpipe.aws import ImageRepository, utc_now
+from imgpipe.config import AWAITING_UPLOAD, COMPLETE, FAILED, UPLOAD_CONTENT_TYPES, UPLOAD_PREFIX, PipelineSettings
+
+MAX_FILENAME = 200
+AWAITING_RECORD_TTL = 24 * 3600  # an upload URL that was never used leaves no record behind
+_IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class BadRequest(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Presigner(Protocol):
+    def presign_put(self, bucket: str, key: str, content_type: str, content_length: int, expires_in: int) -> str: ...
+    def presign_get(self, bucket: str, key: str, expires_in: int) -> str: ...
+
+
+@dataclass
+class Api:
+    settings: PipelineSettings
+    input_bucket: str
+    output_bucket: str
+    images: ImageRepository
+    presigner: Presigner
+
+
+def sanitise_filename(name: str | None) -> str:
+    if not name:
+        raise BadRequest("INVALID_FILENAME", "filename is required")
+    if len(name) > MAX_FILENAME:
+        raise BadRequest("INVALID_FILENAME", f"filename must be at most {MAX_FILENAME} characters")
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    safe = _UNSAFE.sub("_", base).strip("._")
+    if not safe:
+        raise BadRequest("INVALID_FILENAME", "filename has no usable characters")
+    return safe
+
+
+def issue_upload_url(api: Api, filename: str | None, content_type: str | None, size: str | None) -> dict[str, Any]:
+    safe_name = sanitise_filename(filename)
+    if content_type not in UPLOAD_CONTENT_TYPES:
+        raise BadRequest(
+            "UNSUPPORTED_CONTENT_TYPE",
+            f"contentType must be one of {', '.join(sorted(UPLOAD_CONTENT_TYPES))}",
+        )
+    max_bytes = api.settings.limits.max_bytes
+    if size is None or not size.isdigit():
+        raise BadRequest("INVALID_SIZE", "size (the upload's length in bytes) is required")
+    length = int(size)
+    if not 0 < length <= max_bytes:
+        raise BadRequest("IMAGE_TOO_LARGE" if length else "INVALID_SIZE", f"size must be between 1 and {max_bytes} bytes")
+    image_id = uuid.uuid4().hex
+    key = f"{UPLOAD_PREFIX}{image_id}/{safe_name}"
+    expires_in = api.settings.upload_url_ttl
+    url = api.presigner.presign_put(api.input_bucket, key, content_type, length, expires_in)
+    now = utc_now()
+    api.images.create_awaiting(
+        {
+            "imageId": image_id,
+            "status": AWAITING_UPLOAD,
+            "upload": {"key": key, "filename": safe_name, "declaredType": content_type, "declaredSize": length},
+            "createdAt": now,
+            "updatedAt": now,
+            "ttl": int(time.time()) + AWAITING_RECORD_TTL,
+        }
+    )
+    return {
+        "imageId": image_id,
+        "key": key,
+        "uploadUrl": url,
+        "method": "PUT",
+        "headers": {"Content-Type": content_type},
+        "expiresIn": expires_in,
+    }
+
+
+def _error_view(error: dict[str, Any]) -> dict[str, str]:
+    """The state machine records Step Functions' raw Error/Cause; present them as code/message."""
+    code = error.get("code") or "INTERNAL_ERROR"
+    cause = error.get("cause") or ""
+    message = cause
+    try:
+        parsed = json.loads(cause)
+        if isinstance(parsed, dict) and parsed.get("errorMessage"):
+            message = str(parsed["errorMessage"])
+    except (TypeError, ValueError):
+        pass
+    return {"code": code, "message": message[:1000]}
+
+
+def image_status(api: Api, image_id: str) -> dict[str, Any] | None:
+    if not _IMAGE_ID.match(image_id):
+        return None
+    record = api.images.get(image_id)
+    if record is None:
+        return None
+    status = record.get("status", AWAITING_UPLOAD)
+    view: dict[str, Any] = {
+        "imageId": image_id,
+        "status": status,
+        "createdAt": record.get("createdAt"),
+        "updatedAt": record.get("updatedAt"),
+        "executionId": record.get("executionId"),
+        "upload": record.get("upload"),
+    }
+    if record.get("original"):
+        view["original"] = record["original"]
+    if status == COMPLETE:
+        ttl = api.settings.download_url_ttl
+        view["completedAt"] = record.get("completedAt")
+        view["renditions"] = [
+            {**r, "url": api.presigner.presign_get(api.output_bucket, r["key"], ttl)} for r in record.get("renditions", [])
+        ]
+    if status == FAILED:
+        view["failedAt"] = record.get("failedAt")
+        view["error"] = _error_view(record.get("error") or {})
+    return {k: v for k, v in view.items() if v is not None}

@@ -1,0 +1,26 @@
+"""Metadata: the finished image record in DynamoDB (status COMPLETE)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from imgpipe.aws import ImageRepository, StaleExecution, utc_now
+from imgpipe.config import COMPLETE
+
+
+def record_image(event: dict[str, Any], images: ImageRepository, now: str | None = None) -> dict[str, Any]:
+    now = now or utc_now()
+    fields = {
+        "status": COMPLETE,
+        "original": event["original"],
+        "renditions": event["renditions"],
+        "executionId": event["executionId"],
+        "completedAt": now,
+        "updatedAt": now,
+    }
+    try:
+        images.complete(event["imageId"], event["objectVersion"], fields)
+    except StaleExecution:
+        # A newer upload of this image owns the record; its own execution will write it.
+        return {"status": "SUPERSEDED"}
+    return {"status": COMPLETE}

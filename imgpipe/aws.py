@@ -1,0 +1,192 @@
+"""Adapters: the only place that talks to S3 and DynamoDB.
+
+Clients are created lazily (first use, then reused across warm invocations) so that importing a
+handler stays cheap and tests can point boto3 at moto before anything connects.  Botocore's own
+retries run first; what still fails is classified as transient (the state machine retries it) or
+permanent.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+from typing import Any, Protocol
+
+from imgpipe.errors import IMAGE_TOO_LARGE, SOURCE_MISSING, TransientError
+
+_TRANSIENT_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "InternalError",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+}
+
+
+def _client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
+def classify(exc: Exception) -> Exception:
+    """Map a botocore failure to our error vocabulary; other exceptions pass through."""
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(exc, (ConnectionError, HTTPClientError)):
+        return TransientError(f"network error talking to AWS: {exc}")
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _TRANSIENT_CODES or status >= 500:
+            return TransientError(f"{code or status}: {exc}")
+    return exc
+
+
+class ObjectStore(Protocol):
+    def get(self, bucket: str, key: str, max_bytes: int) -> bytes: ...
+    def put(self, bucket: str, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None: ...
+    def delete(self, bucket: str, key: str) -> None: ...
+
+
+@dataclass
+class S3Store:
+    """ObjectStore on S3, plus presigning for the API."""
+
+    @cached_property
+    def client(self) -> Any:
+        return _client("s3")
+
+    def get(self, bucket: str, key: str, max_bytes: int) -> bytes:
+        try:
+            response = self.client.get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise SOURCE_MISSING(f"s3://{bucket}/{key} does not exist") from None
+            raise classify(exc) from exc
+        length = response.get("ContentLength", 0)
+        if length > max_bytes:
+            response["Body"].close()
+            raise IMAGE_TOO_LARGE(f"{length} bytes is over the limit of {max_bytes}")
+        try:
+            # Read one byte past the limit so a body longer than its header claims is caught too.
+            data = response["Body"].read(max_bytes + 1)
+        except Exception as exc:
+            raise classify(exc) from exc
+        if len(data) > max_bytes:
+            raise IMAGE_TOO_LARGE(f"object is over the limit of {max_bytes} bytes")
+        return data
+
+    def put(self, bucket: str, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None:
+        extra = {"CacheControl": cache_control} if cache_control else {}
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, **extra)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def delete(self, bucket: str, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def presign_put(self, bucket: str, key: str, content_type: str, content_length: int, expires_in: int) -> str:
+        return self.client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": bucket, "Key": key, "ContentType": content_type, "ContentLength": content_length},
+            ExpiresIn=expires_in,
+            HttpMethod="PUT",
+        )
+
+    def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
+        return self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
+        )
+
+
+# ---- image records in DynamoDB -------------------------------------------------------------------
+def to_dynamo(value: Any) -> Any:
+    """Floats are not allowed by the DynamoDB resource API; Decimal them (recursively)."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [to_dynamo(v) for v in value]
+    return value
+
+
+def from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    return value
+
+
+class StaleExecution(Exception):
+    """A newer upload of the same image has claimed the record; this execution's result is moot."""
+
+
+class ImageRepository(Protocol):
+    def create_awaiting(self, item: dict[str, Any]) -> None: ...
+    def get(self, image_id: str) -> dict[str, Any] | None: ...
+    def complete(self, image_id: str, object_version: str, fields: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class DynamoImages:
+    table_name: str
+
+    @cached_property
+    def table(self) -> Any:
+        import boto3
+
+        return boto3.resource("dynamodb").Table(self.table_name)
+
+    def create_awaiting(self, item: dict[str, Any]) -> None:
+        try:
+            self.table.put_item(Item=to_dynamo(item), ConditionExpression="attribute_not_exists(imageId)")
+        except Exception as exc:
+            raise classify(exc) from exc
+
+    def get(self, image_id: str) -> dict[str, Any] | None:
+        try:
+            item = self.table.get_item(Key={"imageId": image_id}, ConsistentRead=True).get("Item")
+        except Exception as exc:
+            raise classify(exc) from exc
+        return from_dynamo(item) if item else None
+
+    def complete(self, image_id: str, object_version: str, fields: dict[str, Any]) -> None:
+        """Write the finished record, only if this execution still owns the image."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": to_dynamo(value) for i, value in enumerate(fields.values())}
+        values[":version"] = object_version
+        update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
+        try:
+            self.table.update_item(
+                Key={"imageId": image_id},
+                UpdateExpression=update,
+                ConditionExpression="objectVersion = :version",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise StaleExecution(f"image {image_id} was claimed by a newer upload") from None
+            raise classify(exc) from exc
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,259 @@
+"""The one source of truth shared by the CDK stack, the Lambda handlers and the local runtime.
+
+Names, handlers, environment variables, renditions and limits are declared here once.  The stack
+turns them into CloudFormation; the local runtime turns them into moto resources; the handlers read
+them back from their environment at cold start (``PipelineSettings.from_env``).
+
+Kept free of heavy imports: every Lambda imports it on cold start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Mapping
+
+PROJECT = "imgpipe"
+UPLOAD_PREFIX = "uploads/"
+RENDITION_PREFIX = "renditions/"
+WORK_PREFIX = "work/"  # lossless hand-off between resize and watermark; expired by lifecycle
+WORK_EXPIRY_DAYS = 1
+
+# Environment variables every function may read.  Names, not values: the values come from the
+# stack (CDK) or from the local runtime.
+ENV_INPUT_BUCKET = "IMGPIPE_INPUT_BUCKET"
+ENV_OUTPUT_BUCKET = "IMGPIPE_OUTPUT_BUCKET"
+ENV_TABLE = "IMGPIPE_TABLE"
+ENV_SETTINGS = "IMGPIPE_SETTINGS"
+
+RENDITION_FORMATS = ("jpeg", "webp", "avif", "png", "auto")
+ANCHORS = (
+    "top-left", "top", "top-right",
+    "left", "center", "right",
+    "bottom-left", "bottom", "bottom-right",
+)  # fmt: skip
+
+# Content types a client may declare when asking for an upload URL.  The bytes are sniffed again
+# by the resize step: the declared type is a hint for the browser, never trusted.
+UPLOAD_CONTENT_TYPES = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/avif": ".avif",
+    "image/tiff": ".tif",
+    "image/bmp": ".bmp",
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or out of range; raised at cold start, never mid-request."""
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    long_edge: int
+    format: str = "jpeg"
+    quality: int = 82
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier():
+            raise SettingsError(f"rendition name {self.name!r} must be a plain identifier")
+        if not 16 <= self.long_edge <= 8192:
+            raise SettingsError(f"rendition {self.name}: long_edge must be 16..8192")
+        if self.format not in RENDITION_FORMATS:
+            raise SettingsError(f"rendition {self.name}: format must be one of {RENDITION_FORMATS}")
+        if not 1 <= self.quality <= 100:
+            raise SettingsError(f"rendition {self.name}: quality must be 1..100")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int = 40 * 1024 * 1024
+    max_pixels: int = 50_000_000  # well under Pillow's own bomb threshold (~179 MP)
+    max_frames: int = 500
+    max_edge: int = 30_000
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) <= 0:
+                raise SettingsError(f"limit {f.name} must be positive")
+
+
+@dataclass(frozen=True)
+class Watermark:
+    text: str = "imgpipe"
+    logo_key: str | None = None  # PNG with alpha in the output bucket; None for text only
+    anchor: str = "bottom-right"
+    margin: float = 0.03  # of the rendition's short edge
+    opacity: float = 0.55
+    size: float = 0.05  # text height as a fraction of the rendition's short edge
+    tile: bool = False  # diagonal repeat over the whole image
+    min_edge: int = 200  # renditions whose long edge is smaller are not watermarked
+
+    def __post_init__(self) -> None:
+        if self.anchor not in ANCHORS:
+            raise SettingsError(f"watermark anchor must be one of {ANCHORS}")
+        if not 0 < self.opacity <= 1:
+            raise SettingsError("watermark opacity must be in (0, 1]")
+        if not 0 < self.size <= 0.5:
+            raise SettingsError("watermark size must be in (0, 0.5]")
+        if not 0 <= self.margin <= 0.25:
+            raise SettingsError("watermark margin must be in [0, 0.25]")
+        if len(self.text) > 200:
+            raise SettingsError("watermark text must be at most 200 characters")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.text or self.logo_key)
+
+
+DEFAULT_RENDITIONS = (
+    Rendition("large", 1600),
+    Rendition("medium", 800),
+    Rendition("small", 320),
+)
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    renditions: tuple[Rendition, ...] = DEFAULT_RENDITIONS
+    limits: Limits = field(default_factory=Limits)
+    watermark: Watermark = field(default_factory=Watermark)
+    background: str = "#ffffff"  # alpha is flattened onto this for formats without alpha
+    keep_copyright: bool = False
+    upload_url_ttl: int = 300
+    download_url_ttl: int = 3600
+
+    def __post_init__(self) -> None:
+        if not self.renditions:
+            raise SettingsError("at least one rendition is required")
+        names = [r.name for r in self.renditions]
+        if len(set(names)) != len(names):
+            raise SettingsError("rendition names must be unique")
+        if not 60 <= self.upload_url_ttl <= 3600:
+            raise SettingsError("upload_url_ttl must be 60..3600 seconds")
+        if not 60 <= self.download_url_ttl <= 7 * 24 * 3600:
+            raise SettingsError("download_url_ttl must be 60..604800 seconds")
+        if not (self.background.startswith("#") and len(self.background) == 7):
+            raise SettingsError("background must be #rrggbb")
+        try:
+            int(self.background[1:], 16)
+        except ValueError:
+            raise SettingsError("background must be #rrggbb") from None
+
+    # ---- (de)serialisation: one JSON document in one environment variable / CDK context key ----
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> "PipelineSettings":
+        data = dict(data)
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise SettingsError(f"unknown settings: {sorted(unknown)}")
+        try:
+            if "renditions" in data:
+                data["renditions"] = tuple(Rendition(**r) for r in data["renditions"])
+            if "limits" in data:
+                data["limits"] = Limits(**data["limits"])
+            if "watermark" in data:
+                data["watermark"] = Watermark(**data["watermark"])
+            return cls(**data)
+        except TypeError as exc:  # unknown or missing keys inside a nested block
+            raise SettingsError(str(exc)) from None
+
+    @classmethod
+    def from_json(cls, text: str) -> "PipelineSettings":
+        try:
+            return cls.from_mapping(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"settings are not valid JSON: {exc}") from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "PipelineSettings":
+        text = environ.get(ENV_SETTINGS)
+        return cls.from_json(text) if text else cls()
+
+    def with_overrides(self, **changes: Any) -> "PipelineSettings":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Names of the AWS resources a function talks to, read from its environment at cold start."""
+
+    input_bucket: str
+    output_bucket: str
+    table: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Resources":
+        missing = [n for n in (ENV_INPUT_BUCKET, ENV_OUTPUT_BUCKET, ENV_TABLE) if not environ.get(n)]
+        if missing:
+            raise SettingsError(f"missing environment variables: {', '.join(missing)}")
+        return cls(environ[ENV_INPUT_BUCKET], environ[ENV_OUTPUT_BUCKET], environ[ENV_TABLE])
+
+    def to_env(self) -> dict[str, str]:
+        return {
+            ENV_INPUT_BUCKET: self.input_bucket,
+            ENV_OUTPUT_BUCKET: self.output_bucket,
+            ENV_TABLE: self.table,
+        }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One Lambda function.  ``module`` is importable both locally (``functions.<module>``) and on
+    Lambda, where the asset root is ``functions/`` and the handler string is ``<module>.handler``."""
+
+    name: str
+    memory_mb: int
+    timeout_s: int
+    description: str
+
+    @property
+    def package(self) -> str:
+        return self.name  # functions/<name>/
+
+    @property
+    def lambda_handler(self) -> str:
+        return f"{self.package}.handler.handler"
+
+    @property
+    def local_module(self) -> str:
+        return f"functions.{self.package}.handler"
+
+    @property
+    def service_name(self) -> str:
+        return f"{PROJECT}-{self.name}"
+
+
+# Memory is sized from the pixel limit (a 50 MP RGBA frame is 200 MB; see docs/performance.md).
+RESIZE = Step("resize", memory_mb=1769, timeout_s=60, description="Decode, orient and resize to lossless intermediates")
+WATERMARK = Step("watermark", memory_mb=1024, timeout_s=60, description="Watermark and encode the renditions")
+METADATA = Step("metadata", memory_mb=256, timeout_s=15, description="Write the image record")
+API = Step("api", memory_mb=256, timeout_s=10, description="Presigned upload URLs and image status")
+STEPS = (RESIZE, WATERMARK, METADATA, API)
+WORKFLOW_STEPS = (RESIZE, WATERMARK, METADATA)
+
+# Substitution keys used in statemachine/pipeline.asl.json; the stack and the local runtime both
+# fill them from definition_substitutions().
+STATE_MACHINE_FILE = "statemachine/pipeline.asl.json"
+
+
+def definition_substitutions(function_arns: Mapping[str, str], table_name: str) -> dict[str, str]:
+    subs = {f"{step.name.capitalize()}FunctionArn": function_arns[step.name] for step in WORKFLOW_STEPS}
+    subs["TableName"] = table_name
+    return subs
+
+
+# Status values of an image record; the API and the state machine share them.
+AWAITING_UPLOAD = "AWAITING_UPLOAD"
+PROCESSING = "PROCESSING"
+COMPLETE = "COMPLETE"
+FAILED = "FAILED"

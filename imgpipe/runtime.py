@@ -1,0 +1,27 @@
+"""What every function builds once per container: its settings, resource names and adapters.
+
+Built lazily on the first invocation (the cold start) and validated there, so a misconfigured
+function fails loudly on its first event instead of half-working; tests inject their own instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from imgpipe.aws import DynamoImages, S3Store
+from imgpipe.config import PipelineSettings, Resources
+
+
+@dataclass
+class Runtime:
+    settings: PipelineSettings
+    resources: Resources
+    store: S3Store
+    images: DynamoImages
+
+
+@cache
+def default_runtime() -> Runtime:
+    resources = Resources.from_env()
+    return Runtime(PipelineSettings.from_env(), resources, S3Store(), DynamoImages(resources.table))
