@@ -257,3 +257,15 @@ AWAITING_UPLOAD = "AWAITING_UPLOAD"
 PROCESSING = "PROCESSING"
 COMPLETE = "COMPLETE"
 FAILED = "FAILED"
+
+
+def object_created_pattern(input_bucket: str) -> dict[str, Any]:
+    """The EventBridge pattern that starts the state machine (the CDK rule and the local rule)."""
+    return {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": [input_bucket]},
+            "object": {"key": [{"prefix": UPLOAD_PREFIX}]},
+        },
+    }

@@ -1,0 +1,97 @@
+"""API Gateway, locally: HTTP requests become REST API Lambda-proxy events for the same API handler.
+
+The routes, the API-key check and the error shapes mirror the deployed REST API, so a client (or
+``curl``) cannot tell the two apart except by the base URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from werkzeug.wrappers import Request, Response
+
+from imgpipe.local.lambdas import LambdaService
+
+STAGE = "local"
+# The deployed API's resources; anything else gets API Gateway's own 403.
+ROUTES = (("GET", "/upload-url", "/upload-url"), ("GET", "/images/", "/images/{imageId}"))
+
+
+def _resource_for(method: str, path: str) -> tuple[str, dict[str, str] | None] | None:
+    if method == "OPTIONS":
+        method = "GET"  # CORS preflight is answered for every resource that has a GET
+    for route_method, prefix, resource in ROUTES:
+        if method != route_method:
+            continue
+        if resource.endswith("}"):
+            rest = path[len(prefix) :] if path.startswith(prefix) else ""
+            if rest and "/" not in rest:
+                return resource, {"imageId": rest}
+        elif path == prefix:
+            return resource, None
+    return None
+
+
+def proxy_event(request: Request, resource: str, path_parameters: dict[str, str] | None) -> dict[str, Any]:
+    query = parse_qs(request.query_string.decode(), keep_blank_values=True)
+    body = request.get_data()
+    is_text = not body or request.mimetype.startswith(("text/", "application/json"))
+    return {
+        "resource": resource,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": dict(request.headers.items()),
+        "multiValueHeaders": {k: request.headers.getlist(k) for k in request.headers.keys()},
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": path_parameters,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": request.method,
+            "path": f"/{STAGE}{request.path}",
+            "stage": STAGE,
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": request.remote_addr or "127.0.0.1", "userAgent": request.user_agent.string},
+        },
+        "body": (body.decode() if is_text else base64.b64encode(body).decode()) if body else None,
+        "isBase64Encoded": bool(body) and not is_text,
+    }
+
+
+def _gateway_error(status: int, message: str) -> Response:
+    return Response(json.dumps({"message": message}), status=status, content_type="application/json")
+
+
+def api_gateway_app(lambdas: LambdaService, function_name: str, api_key: str | None = None) -> Callable[..., Any]:
+    @Request.application  # type: ignore[arg-type]
+    def app(request: Request) -> Response:
+        match = _resource_for(request.method, request.path)
+        if match is None:
+            return _gateway_error(403, "Missing Authentication Token")
+        if api_key is not None and request.method != "OPTIONS" and request.headers.get("x-api-key") != api_key:
+            return _gateway_error(403, "Forbidden")
+        result = lambdas.invoke(function_name, proxy_event(request, *match))
+        if result.error_type:
+            return _gateway_error(502, "Internal server error")
+        payload = result.payload
+        body = payload.get("body") or ""
+        data = base64.b64decode(body) if payload.get("isBase64Encoded") else body.encode()
+        response = Response(data, status=int(payload.get("statusCode", 200)))
+        response.headers.clear()
+        for name, value in (payload.get("headers") or {}).items():
+            response.headers[name] = value
+        for name, values in (payload.get("multiValueHeaders") or {}).items():
+            response.headers.remove(name)
+            for value in values:
+                response.headers.add(name, value)
+        response.headers.setdefault("Content-Type", "application/json")
+        return response
+
+    return app

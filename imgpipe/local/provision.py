@@ -1,0 +1,105 @@
+"""Create the pipeline's resources in the emulator from the same source of truth as the CDK stack."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imgpipe import config
+
+ACCOUNT = "123456789012"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class LocalNames:
+    region: str = "us-east-1"
+    input_bucket: str = f"{config.PROJECT}-input"
+    output_bucket: str = f"{config.PROJECT}-output"
+    table: str = f"{config.PROJECT}-images"
+    state_machine: str = f"{config.PROJECT}-pipeline"
+    queue: str = f"{config.PROJECT}-object-created"
+    dead_letter_queue: str = f"{config.PROJECT}-object-created-dlq"
+    rule: str = f"{config.PROJECT}-object-created"
+    role: str = f"{config.PROJECT}-local"
+
+    def function_name(self, step: config.Step) -> str:
+        return f"{config.PROJECT}-{step.name}"
+
+    def function_arn(self, step: config.Step) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.function_name(step)}"
+
+    @property
+    def state_machine_arn(self) -> str:
+        return f"arn:aws:states:{self.region}:{ACCOUNT}:stateMachine:{self.state_machine}"
+
+    @property
+    def resources(self) -> config.Resources:
+        return config.Resources(self.input_bucket, self.output_bucket, self.table)
+
+
+def load_definition(names: LocalNames) -> str:
+    """The ASL file with its ${…} substitutions filled, as DefinitionBody.from_file does on AWS."""
+    text = (ROOT / config.STATE_MACHINE_FILE).read_text()
+    arns = {step.name: names.function_arn(step) for step in config.WORKFLOW_STEPS}
+    for key, value in config.definition_substitutions(arns, names.table).items():
+        text = text.replace("${" + key + "}", value)
+    json.loads(text)  # fail here, not in the emulator, if a substitution broke the JSON
+    return text
+
+
+def provision(session: Any, names: LocalNames) -> dict[str, str]:
+    """Create buckets, table, queue, rule and state machine; returns the queue URL and ARNs."""
+    s3 = session.client("s3")
+    for bucket in (names.input_bucket, names.output_bucket):
+        s3.create_bucket(Bucket=bucket)
+        s3.put_public_access_block(
+            Bucket=bucket,
+            PublicAccessBlockConfiguration={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")},
+        )
+    # Browsers PUT to presigned URLs and GET renditions directly, as they would on AWS.
+    s3.put_bucket_cors(
+        Bucket=names.input_bucket,
+        CORSConfiguration={"CORSRules": [{"AllowedMethods": ["PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}]},
+    )
+    s3.put_bucket_cors(
+        Bucket=names.output_bucket,
+        CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}]},
+    )
+    s3.put_bucket_notification_configuration(
+        Bucket=names.input_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+    )
+
+    dynamodb = session.client("dynamodb")
+    dynamodb.create_table(
+        TableName=names.table,
+        AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(TableName=names.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+
+    # moto's EventBridge cannot target Step Functions: the rule delivers to a queue and the bridge
+    # (imgpipe.local.bridge) starts one execution per message, with the event as its input.
+    sqs = session.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=names.queue,
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}), "VisibilityTimeout": "30"},
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+    events = session.client("events")
+    events.put_rule(Name=names.rule, EventPattern=json.dumps(config.object_created_pattern(names.input_bucket)))
+    events.put_targets(Rule=names.rule, Targets=[{"Id": "pipeline", "Arn": queue_arn}])
+
+    role_arn = session.client("iam").create_role(
+        RoleName=names.role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
+    session.client("stepfunctions").create_state_machine(
+        name=names.state_machine, definition=load_definition(names), roleArn=role_arn, type="EXPRESS"
+    )
+    return {"queue_url": queue_url, "dead_letter_queue_url": dlq_url}

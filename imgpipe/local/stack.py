@@ -1,0 +1,166 @@
+"""The whole pipeline on one machine: an embedded AWS emulator plus the local API Gateway.
+
+    with LocalStack() as stack:          # API on 127.0.0.1:3000, AWS on 127.0.0.1:4566
+        print(stack.api_url, stack.aws_endpoint)
+
+The emulator is moto in server mode with its ASL interpreter switched on, so the state machine
+file runs for real (Retry, Catch, intrinsics, DynamoDB integrations); our Lambda handlers answer
+its Invoke calls in this process.  Use port 0 for any free port.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from imgpipe import config
+from imgpipe.local.apigw import api_gateway_app
+from imgpipe.local.bridge import EventBridgeTarget
+from imgpipe.local.lambdas import LambdaService, LocalFunction
+from imgpipe.local.provision import LocalNames, provision
+
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
+
+
+def _serve(server: BaseWSGIServer, name: str) -> threading.Thread:
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+class LocalStack:
+    def __init__(
+        self,
+        api_port: int = 3000,
+        aws_port: int = 4566,
+        host: str = "127.0.0.1",
+        settings: config.PipelineSettings | None = None,
+        api_key: str | None = None,
+        names: LocalNames | None = None,
+        log_level: str = "WARNING",
+    ):
+        self.host = host
+        self.settings = settings or config.PipelineSettings()
+        self.api_key = api_key
+        self.names = names or LocalNames()
+        self.log_level = log_level
+        self._requested_ports = (api_port, aws_port)
+        self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
+        self._saved_env: dict[str, str | None] = {}
+        self.lambdas = LambdaService(
+            [
+                LocalFunction(step, self.names.function_name(step), self.names.function_arn(step))
+                for step in config.STEPS
+            ]
+        )
+        self.target: EventBridgeTarget | None = None
+        self.session: Any = None
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+    def start(self) -> "LocalStack":
+        from moto.core.config import default_user_config
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        api_port, aws_port = self._requested_ports
+        aws_server = make_server(
+            self.host,
+            aws_port,
+            self.lambdas.wsgi(DomainDispatcherApplication(create_backend_app)),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
+        self._servers.append((aws_server, _serve(aws_server, "aws-emulator")))
+        self._configure_environment(aws_server.server_port)
+
+        import boto3
+
+        self.session = boto3.Session(region_name=self.names.region)
+        queues = provision(self.session, self.names)
+        self.target = EventBridgeTarget(self.session, queues["queue_url"], self.names.state_machine_arn)
+        self.target.start()
+
+        api = api_gateway_app(self.lambdas, self.names.function_name(config.API), self.api_key)
+        api_server = make_server(self.host, api_port, api, threaded=True)
+        self._servers.append((api_server, _serve(api_server, "api-gateway")))
+        return self
+
+    def _configure_environment(self, aws_port: int) -> None:
+        """The same variables a deployed function gets, pointed at the emulator."""
+        from imgpipe.runtime import default_runtime
+
+        endpoint = f"http://{self.host}:{aws_port}"
+        env = {
+            **LOCAL_CREDENTIALS,
+            "AWS_DEFAULT_REGION": self.names.region,
+            "AWS_REGION": self.names.region,
+            "AWS_ENDPOINT_URL": endpoint,
+            "MOTO_PORT": str(aws_port),  # where moto's ASL interpreter sends its Task calls
+            "MOTO_ALLOW_NONEXISTENT_REGION": "true",
+            **self.names.resources.to_env(),
+            config.ENV_SETTINGS: self.settings.to_json(),
+            "POWERTOOLS_SERVICE_NAME": f"{config.PROJECT}-local",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": self.log_level,
+            "POWERTOOLS_DEV": "false",
+        }
+        for key, value in env.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+        # Handlers build their clients once per "container"; a new stack is a new container.
+        default_runtime.cache_clear()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    def stop(self) -> None:
+        if self.target:
+            self.target.stop()
+        if self._servers:
+            # moto's backends are process-wide: leave nothing behind for the next stack.
+            import urllib.request
+
+            urllib.request.urlopen(urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+        for server, thread in reversed(self._servers):
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        self._servers.clear()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        from imgpipe.runtime import default_runtime
+
+        default_runtime.cache_clear()
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- where things are -----------------------------------------------------------------------------
+    @property
+    def api_port(self) -> int:
+        return self._servers[1][0].server_port
+
+    @property
+    def aws_port(self) -> int:
+        return self._servers[0][0].server_port
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://{self.host}:{self.aws_port}"
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.aws_endpoint)
