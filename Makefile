@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/imgpipe process samples/lighthouse.jpg --out out/demo
+	$(BIN)/imgpipe process samples/ladybird.jpg --out out/demo
 
 test: install
 	$(BIN)/python -m pytest

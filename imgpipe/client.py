@@ -1,0 +1,94 @@
+"""A minimal client for the pipeline's HTTP contract (docs/openapi.yaml), standard library only.
+
+The CLI, the end-to-end tests and the benchmarks all upload through this, so they exercise the
+same path a user's application does: ask for a URL, PUT the bytes, poll the image's status.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imgpipe.config import COMPLETE, FAILED, UPLOAD_CONTENT_TYPES
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any):
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        super().__init__(f"HTTP {status}: {error.get('code', '')} {error.get('message', body)}".strip())
+        self.status = status
+        self.body = body
+        self.code = error.get("code")
+
+
+def guess_content_type(path: Path) -> str:
+    by_extension = {ext: mime for mime, ext in UPLOAD_CONTENT_TYPES.items()}
+    suffix = path.suffix.lower()
+    suffix = {".jpeg": ".jpg", ".tiff": ".tif"}.get(suffix, suffix)
+    return by_extension.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+
+
+@dataclass
+class Client:
+    api_url: str
+    api_key: str | None = None
+    timeout: float = 30
+
+    def _call(self, method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def _api(self, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        url = self.api_url.rstrip("/") + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        status, body = self._call("GET", url, headers={"x-api-key": self.api_key} if self.api_key else {})
+        try:
+            parsed = json.loads(body) if body else {}
+        except ValueError:
+            parsed = {"raw": body.decode(errors="replace")}
+        if status != 200:
+            raise ApiError(status, parsed)
+        return parsed
+
+    def request_upload(self, filename: str, content_type: str, size: int) -> dict[str, Any]:
+        return self._api("/upload-url", {"filename": filename, "contentType": content_type, "size": size})
+
+    def put(self, upload: dict[str, Any], data: bytes) -> None:
+        status, body = self._call(upload.get("method", "PUT"), upload["uploadUrl"], data, dict(upload.get("headers", {})))
+        if status not in (200, 204):
+            raise ApiError(status, {"error": {"code": "UPLOAD_FAILED", "message": body.decode(errors="replace")[:500]}})
+
+    def image(self, image_id: str) -> dict[str, Any]:
+        return self._api(f"/images/{image_id}")
+
+    def upload(self, filename: str, data: bytes, content_type: str) -> str:
+        upload = self.request_upload(filename, content_type, len(data))
+        self.put(upload, data)
+        return upload["imageId"]
+
+    def wait(self, image_id: str, deadline_s: float = 120, interval_s: float = 0.05) -> dict[str, Any]:
+        """Poll until the image is COMPLETE or FAILED, or the deadline passes (TimeoutError)."""
+        deadline = time.monotonic() + deadline_s
+        while True:
+            view = self.image(image_id)
+            if view["status"] in (COMPLETE, FAILED):
+                return view
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"image {image_id} still {view['status']} after {deadline_s:.0f} s")
+            time.sleep(interval_s)
+
+    def download(self, url: str) -> bytes:
+        status, body = self._call("GET", url)
+        if status != 200:
+            raise ApiError(status, {"error": {"code": "DOWNLOAD_FAILED", "message": f"GET {url} returned {status}"}})
+        return body
