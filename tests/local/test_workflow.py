@@ -1,0 +1,165 @@
+"""The real state machine (statemachine/pipeline.asl.json) in the embedded engine, one test per path:
+happy, transient error retried then succeeding, permanent error to the failure branch, retries
+exhausted, duplicate delivery.  Faults are injected into the handlers through the local Lambda
+service, so Retry and Catch are exercised by the ASL interpreter, not simulated."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from imgpipe.client import Client
+from imgpipe.errors import CORRUPT_IMAGE, TransientError
+from imgpipe.history import local_history
+
+from .conftest import poll
+
+
+def history_of(stack, image_id: str):
+    sfn = stack.client("stepfunctions")
+
+    def finished():
+        summaries = local_history(sfn, stack.names.state_machine_arn, image_id)
+        return summaries if summaries and all(s.status != "RUNNING" for s in summaries) else None
+
+    return poll(finished)
+
+
+def state(summary, name: str):
+    return next(s for s in summary.states if s.name == name)
+
+
+def test_happy_path_runs_every_state_once(stack, client: Client, photo: bytes):
+    image_id = client.upload("happy.jpg", photo, "image/jpeg")
+    assert client.wait(image_id)["status"] == "COMPLETE"
+    (summary,) = history_of(stack, image_id)
+    assert summary.status == "SUCCEEDED"
+    assert [s.name for s in summary.states] == ["ParseEvent", "ClaimImage", "Resize", "Watermark", "Metadata", "Done"]
+    assert all(s.attempts <= 1 and not s.failures for s in summary.states)
+
+
+def test_transient_error_is_retried_then_succeeds(stack, client: Client, photo: bytes):
+    calls = []
+
+    def flaky_once(real, event, context):
+        calls.append(event["imageId"])
+        if len(calls) == 1:
+            raise TransientError("S3 said SlowDown")
+        return real(event, context)
+
+    with stack.lambdas.override("resize", flaky_once):
+        image_id = client.upload("flaky.jpg", photo, "image/jpeg")
+        view = client.wait(image_id)
+    assert view["status"] == "COMPLETE"
+    (summary,) = history_of(stack, image_id)
+    resize = state(summary, "Resize")
+    assert resize.attempts == 2
+    assert [error for error, _ in resize.failures] == ["TransientError"]
+
+
+def test_permanent_error_is_not_retried_and_records_failed(stack, client: Client, photo: bytes):
+    def corrupt(real, event, context):
+        raise CORRUPT_IMAGE("JPEG data cannot be decoded: broken data stream")
+
+    with stack.lambdas.override("watermark", corrupt):
+        image_id = client.upload("corrupt.jpg", photo, "image/jpeg")
+        view = client.wait(image_id)
+    assert view["status"] == "FAILED"
+    assert view["error"] == {"code": "CORRUPT_IMAGE", "message": "JPEG data cannot be decoded: broken data stream"}
+    (summary,) = history_of(stack, image_id)
+    assert summary.status == "FAILED"
+    assert summary.error == "CORRUPT_IMAGE"
+    assert state(summary, "Watermark").attempts == 1
+    assert [s.name for s in summary.states][-2:] == ["RecordFailure", "ImageFailed"]
+
+
+def test_transient_errors_that_persist_end_failed_after_the_retries(stack, client: Client, photo: bytes):
+    def always_throttled(real, event, context):
+        raise TransientError("ProvisionedThroughputExceededException")
+
+    with stack.lambdas.override("metadata", always_throttled):
+        image_id = client.upload("throttled.jpg", photo, "image/jpeg")
+        view = client.wait(image_id, deadline_s=60)
+    assert view["status"] == "FAILED"
+    assert view["error"]["code"] == "TransientError"
+    (summary,) = history_of(stack, image_id)
+    assert state(summary, "Metadata").attempts == 4  # the first try and MaxAttempts=3 retries
+
+
+def test_unexpected_exception_in_a_step_is_recorded_not_lost(stack, client: Client, photo: bytes):
+    def bug(real, event, context):
+        raise KeyError("renditions")
+
+    with stack.lambdas.override("metadata", bug):
+        image_id = client.upload("bug.jpg", photo, "image/jpeg")
+        view = client.wait(image_id)
+    assert view["status"] == "FAILED"
+    assert view["error"]["code"] == "KeyError"
+
+
+def test_event_delivered_twice_leaves_one_record_and_the_same_renditions(stack, client: Client, photo: bytes):
+    image_id = client.upload("twice.jpg", photo, "image/jpeg")
+    first = client.wait(image_id)
+    assert first["status"] == "COMPLETE"
+    (original,) = history_of(stack, image_id)
+
+    # Redeliver the very event the first execution got, through the rule's queue.
+    sfn = stack.client("stepfunctions")
+    started = sfn.get_execution_history(executionArn=original.arn, maxResults=1)["events"][0]
+    event = started["executionStartedEventDetails"]["input"]
+    stack.client("sqs").send_message(QueueUrl=stack.target._queue_url, MessageBody=event)
+
+    summaries = poll(lambda: (s := history_of(stack, image_id)) and len(s) == 2 and s)
+    duplicate = next(s for s in summaries if s.arn != original.arn)
+    assert duplicate.status == "SUCCEEDED"
+    assert [s.name for s in duplicate.states] == ["ParseEvent", "ClaimImage", "DuplicateDelivery"]
+
+    second = client.image(image_id)
+    assert second["executionId"] == first["executionId"]
+    assert second["completedAt"] == first["completedAt"]
+    assert [r["key"] for r in second["renditions"]] == [r["key"] for r in first["renditions"]]
+    listed = stack.client("s3").list_objects_v2(Bucket=stack.names.output_bucket, Prefix=f"renditions/{image_id}/")
+    assert sorted(o["Key"] for o in listed["Contents"]) == sorted(r["key"] for r in first["renditions"])
+    items = stack.client("dynamodb").scan(TableName=stack.names.table)["Items"]
+    assert sum(1 for item in items if item["imageId"]["S"] == image_id) == 1
+
+
+def test_concurrent_duplicate_deliveries_process_the_image_once(stack, client: Client, photo: bytes):
+    gate = threading.Event()
+
+    def held(real, event, context):
+        gate.wait(10)  # keep the first execution inside Resize until the duplicate has arrived
+        return real(event, context)
+
+    with stack.lambdas.override("resize", held):
+        image_id = client.upload("concurrent.jpg", photo, "image/jpeg")
+        sfn = stack.client("stepfunctions")
+        first = poll(lambda: [s for s in local_history(sfn, stack.names.state_machine_arn, image_id) if s.states])[0]
+        started = sfn.get_execution_history(executionArn=first.arn, maxResults=1)["events"][0]
+        stack.client("sqs").send_message(
+            QueueUrl=stack.target._queue_url, MessageBody=started["executionStartedEventDetails"]["input"]
+        )
+        duplicate = poll(
+            lambda: next(
+                (s for s in local_history(sfn, stack.names.state_machine_arn, image_id) if s.arn != first.arn and s.status != "RUNNING"),
+                None,
+            )
+        )
+        gate.set()
+        assert client.wait(image_id)["status"] == "COMPLETE"
+    assert [s.name for s in duplicate.states][-1] == "DuplicateDelivery"
+    resized = [s for s in history_of(stack, image_id) if any(st.name == "Resize" for st in s.states)]
+    assert len(resized) == 1
+
+
+def test_execution_history_is_served_to_the_aws_api(stack, client: Client, photo: bytes):
+    image_id = client.upload("api.jpg", photo, "image/jpeg")
+    client.wait(image_id)
+    sfn = stack.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=stack.names.state_machine_arn)["executions"]
+    assert executions
+    (summary,) = history_of(stack, image_id)
+    events = sfn.get_execution_history(executionArn=summary.arn)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    assert entered == ["ParseEvent", "ClaimImage", "Resize", "Watermark", "Metadata", "Done"]
+    assert json.loads(events[0]["executionStartedEventDetails"]["input"])["detail-type"] == "Object Created"
