@@ -30,11 +30,11 @@ _TRANSIENT_CODES = {
 }
 
 
-def _client(service: str) -> Any:
+def _client(service: str, **options: Any) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 3}))
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 3}, **options))
 
 
 def classify(exc: Exception) -> Exception:
@@ -63,7 +63,8 @@ class S3Store:
 
     @cached_property
     def client(self) -> Any:
-        return _client("s3")
+        # SigV4 everywhere: presigned PUTs then sign the content type and length too.
+        return _client("s3", signature_version="s3v4")
 
     def get(self, bucket: str, key: str, max_bytes: int) -> bytes:
         try:

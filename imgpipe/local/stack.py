@@ -115,6 +115,8 @@ class LocalStack:
         # Handlers build their clients once per "container"; a new stack is a new container.
         default_runtime.cache_clear()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        # The interpreter logs every failed execution; the history already records it, with more.
+        logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
 
     def stop(self) -> None:
         if self.target:

@@ -1,0 +1,163 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from functions.api.logic import Api, BadRequest, image_status, issue_upload_url, sanitise_filename
+from imgpipe import config
+
+
+class FakeImages:
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def create_awaiting(self, item: dict[str, Any]) -> None:
+        assert item["imageId"] not in self.records
+        self.records[item["imageId"]] = item
+
+    def get(self, image_id: str) -> dict[str, Any] | None:
+        return self.records.get(image_id)
+
+
+class FakePresigner:
+    def presign_put(self, bucket, key, content_type, content_length, expires_in):
+        return f"https://{bucket}.s3/{key}?type={content_type}&length={content_length}&ttl={expires_in}"
+
+    def presign_get(self, bucket, key, expires_in):
+        return f"https://{bucket}.s3/{key}?ttl={expires_in}"
+
+
+@pytest.fixture
+def api() -> Api:
+    return Api(config.PipelineSettings(), "in", "out", FakeImages(), FakePresigner())
+
+
+def test_upload_url_uses_a_server_chosen_key_and_records_awaiting_upload(api: Api):
+    result = issue_upload_url(api, "../../etc/My Photo (1).jpg", "image/jpeg", "1234")
+    image_id = result["imageId"]
+    assert result["key"] == f"uploads/{image_id}/My_Photo_1_.jpg"
+    assert result["method"] == "PUT"
+    assert result["headers"] == {"Content-Type": "image/jpeg"}
+    assert result["expiresIn"] == api.settings.upload_url_ttl
+    assert result["uploadUrl"] == f"https://in.s3/{result['key']}?type=image/jpeg&length=1234&ttl=300"
+    record = api.images.records[image_id]
+    assert record["status"] == "AWAITING_UPLOAD"
+    assert record["upload"] == {"key": result["key"], "filename": "My_Photo_1_.jpg", "declaredType": "image/jpeg", "declaredSize": 1234}
+    assert record["ttl"] > 0
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type", "size", "code"),
+    [
+        ("a.pdf", "application/pdf", "10", "UNSUPPORTED_CONTENT_TYPE"),
+        ("a.jpg", None, "10", "UNSUPPORTED_CONTENT_TYPE"),
+        ("a.jpg", "image/jpeg", None, "INVALID_SIZE"),
+        ("a.jpg", "image/jpeg", "0", "INVALID_SIZE"),
+        ("a.jpg", "image/jpeg", "1e3", "INVALID_SIZE"),
+        ("a.jpg", "image/jpeg", str(config.Limits().max_bytes + 1), "IMAGE_TOO_LARGE"),
+        (None, "image/jpeg", "10", "INVALID_FILENAME"),
+        ("x" * 300, "image/jpeg", "10", "INVALID_FILENAME"),
+        ("///", "image/jpeg", "10", "INVALID_FILENAME"),
+    ],
+)
+def test_upload_url_refuses_bad_requests_with_a_code(api: Api, filename, content_type, size, code):
+    with pytest.raises(BadRequest) as raised:
+        issue_upload_url(api, filename, content_type, size)
+    assert raised.value.code == code
+    assert api.images.records == {}
+
+
+def test_sanitised_filename_keeps_only_safe_characters():
+    assert sanitise_filename("C:\\Users\\me\\pic ü.png") == "pic_.png"
+    assert sanitise_filename(".hidden.jpg") == "hidden.jpg"
+
+
+def test_complete_image_lists_renditions_with_download_urls(api: Api, event):
+    payload = event("metadata_input")
+    api.images.records[payload["imageId"]] = {
+        "imageId": payload["imageId"], "status": "COMPLETE", "original": payload["original"],
+        "renditions": payload["renditions"], "executionId": payload["executionId"],
+    }  # fmt: skip
+    view = image_status(api, payload["imageId"])
+    assert view["status"] == "COMPLETE"
+    assert [r["url"] for r in view["renditions"]] == [f"https://out.s3/{r['key']}?ttl=3600" for r in payload["renditions"]]
+    assert view["executionId"] == payload["executionId"]
+
+
+def test_failed_image_shows_the_error_code_and_the_lambda_message(api: Api):
+    cause = json.dumps({"errorMessage": "the data is not an image", "errorType": "NOT_AN_IMAGE", "stackTrace": []})
+    api.images.records["a" * 32] = {"imageId": "a" * 32, "status": "FAILED", "error": {"code": "NOT_AN_IMAGE", "cause": cause}}
+    view = image_status(api, "a" * 32)
+    assert view["error"] == {"code": "NOT_AN_IMAGE", "message": "the data is not an image"}
+    assert "renditions" not in view
+
+
+def test_failed_image_with_a_plain_text_cause_keeps_it(api: Api):
+    api.images.records["b" * 32] = {"imageId": "b" * 32, "status": "FAILED", "error": {"code": "States.Timeout", "cause": "Task timed out"}}
+    assert image_status(api, "b" * 32)["error"] == {"code": "States.Timeout", "message": "Task timed out"}
+
+
+def test_unknown_or_malformed_ids_are_not_found(api: Api):
+    assert image_status(api, "c" * 32) is None
+    assert image_status(api, "../../etc") is None
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    """The API handler against moto in-process, configured only through its environment."""
+    from imgpipe.runtime import default_runtime
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+        config.ENV_INPUT_BUCKET: "input-bucket", config.ENV_OUTPUT_BUCKET: "output-bucket", config.ENV_TABLE: "images",
+        "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "test",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        default_runtime.cache_clear()
+        boto3.client("s3").create_bucket(Bucket="input-bucket")
+        boto3.client("dynamodb").create_table(
+            TableName="images",
+            AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield
+        default_runtime.cache_clear()
+
+
+class Context:
+    function_name = "imgpipe-api"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-api"
+    aws_request_id = "req-1"
+
+
+def test_api_handler_issues_a_presigned_put_signed_for_the_content_type(aws, event):
+    from functions.api.handler import handler
+
+    response = handler(event("apigw_upload_url"), Context())
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    url = urlparse(body["uploadUrl"])
+    assert url.netloc.startswith("input-bucket.") and url.path == "/" + body["key"]
+    query = parse_qs(url.query)
+    assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
+    assert query["X-Amz-Expires"] == ["300"]
+    assert set(query["X-Amz-SignedHeaders"][0].split(";")) >= {"content-type", "content-length", "host"}
+    record = boto3.resource("dynamodb").Table("images").get_item(Key={"imageId": body["imageId"]})["Item"]
+    assert record["status"] == "AWAITING_UPLOAD"
+
+
+def test_api_handler_returns_404_json_for_an_unknown_image(aws, event):
+    from functions.api.handler import handler
+
+    response = handler(event("apigw_get_image"), Context())
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["error"]["code"] == "IMAGE_NOT_FOUND"
