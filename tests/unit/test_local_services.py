@@ -1,0 +1,97 @@
+"""The local stand-ins for Lambda and API Gateway behave as the AWS services do at their edges."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from werkzeug.test import Client as WsgiClient
+
+from imgpipe.config import Step
+from imgpipe.local.apigw import api_gateway_app
+from imgpipe.local.lambdas import LambdaService, LocalFunction, function_name_from
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-api"
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["imgpipe-api", ARN, f"{ARN}:$LATEST", "123456789012:function:imgpipe-api", "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aimgpipe-api"],
+)
+def test_function_name_accepts_names_and_arns_like_lambda(given: str):
+    assert function_name_from(given) == "imgpipe-api"
+
+
+def service(handler, timeout_s: int = 5) -> LambdaService:
+    step = Step("api", memory_mb=128, timeout_s=timeout_s, description="test")
+    return LambdaService([LocalFunction(step, "imgpipe-api", ARN, handler=handler)])
+
+
+def test_a_raised_exception_is_reported_as_an_unhandled_function_error_with_its_type():
+    def handler(event, context):
+        raise ValueError("bad input")
+
+    result = service(handler).invoke("imgpipe-api", {})
+    assert result.error_type == "Unhandled"
+    assert result.payload["errorType"] == "ValueError"
+    assert result.payload["errorMessage"] == "bad input"
+
+
+def test_a_function_that_runs_past_its_timeout_is_reported_as_timed_out():
+    release = threading.Event()
+
+    def handler(event, context):
+        release.wait(10)
+
+    try:
+        result = service(handler, timeout_s=0.2).invoke("imgpipe-api", {})
+    finally:
+        release.set()
+    assert result.error_type == "Unhandled"
+    assert result.payload["errorType"] == "Sandbox.Timedout"
+
+
+def test_the_invoke_api_answers_for_our_functions_and_passes_the_rest_on():
+    def handler(event, context):
+        return {"echo": event, "function": context.function_name}
+
+    def downstream(environ, start_response):
+        start_response("418 I'm a teapot", [])
+        return [b"moto"]
+
+    app = WsgiClient(service(handler).wsgi(downstream))
+    ours = app.post("/2015-03-31/functions/imgpipe-api/invocations", data=json.dumps({"a": 1}))
+    assert ours.status_code == 200
+    assert ours.json == {"echo": {"a": 1}, "function": "imgpipe-api"}
+    assert app.post("/2015-03-31/functions/someone-else/invocations", data="{}").status_code == 418
+    assert app.get("/imgpipe-input?list-type=2").status_code == 418
+
+
+def ok_handler(event, context):
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"path": event["path"], "resource": event["resource"], "id": (event["pathParameters"] or {}).get("imageId")})}
+
+
+def test_api_gateway_builds_rest_proxy_events_for_the_two_routes():
+    app = WsgiClient(api_gateway_app(service(ok_handler), "imgpipe-api"))
+    assert app.get("/upload-url?filename=a.jpg").json == {"path": "/upload-url", "resource": "/upload-url", "id": None}
+    assert app.get("/images/abc").json == {"path": "/images/abc", "resource": "/images/{imageId}", "id": "abc"}
+    assert app.get("/images/abc/extra").status_code == 403
+    assert app.post("/upload-url").status_code == 403
+
+
+def test_api_gateway_requires_the_api_key_when_one_is_set():
+    app = WsgiClient(api_gateway_app(service(ok_handler), "imgpipe-api", api_key="s3cret"))
+    assert app.get("/upload-url").status_code == 403
+    assert app.get("/upload-url").json == {"message": "Forbidden"}
+    assert app.get("/upload-url", headers={"x-api-key": "wrong"}).status_code == 403
+    assert app.get("/upload-url", headers={"x-api-key": "s3cret"}).status_code == 200
+
+
+def test_api_gateway_turns_a_crashed_handler_into_502():
+    def crash(event, context):
+        raise RuntimeError("boom")
+
+    response = WsgiClient(api_gateway_app(service(crash), "imgpipe-api")).get("/upload-url")
+    assert response.status_code == 502
+    assert response.json == {"message": "Internal server error"}
