@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from imgpipe.aws import ImageRepository, StaleExecution, utc_now
 from imgpipe.config import COMPLETE
+from imgpipe.contracts import MetadataInput, MetadataOutput
 
 
-def record_image(event: dict[str, Any], images: ImageRepository, now: str | None = None) -> dict[str, Any]:
+def record_image(event: MetadataInput, images: ImageRepository, now: str | None = None) -> MetadataOutput:
     now = now or utc_now()
     fields = {
         "status": COMPLETE,

@@ -1,0 +1,67 @@
+"""The payloads between the state machine and the steps, as the ASL builds them.
+
+TypedDicts cost nothing at run time (a Lambda cold start pays no validation library) and let a
+type checker hold the ASL's `Parameters`/`ResultSelector` blocks and the step logic to one shape.
+The state machine is the only producer of these inputs, so a missing key is a bug in the
+definition, not bad user input; it surfaces as a KeyError in the FAILED record.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class S3Source(TypedDict):
+    bucket: str
+    key: str
+    size: int
+    eTag: str
+
+
+class ResizeInput(TypedDict):
+    imageId: str
+    source: S3Source
+
+
+class Intermediate(TypedDict):
+    name: str
+    key: str
+    width: int
+    height: int
+
+
+class ResizeOutput(TypedDict):
+    original: dict[str, Any]  # imgpipe.image.core.SourceInfo.to_dict() plus the key
+    intermediates: list[Intermediate]
+
+
+class WatermarkInput(TypedDict):
+    imageId: str
+    intermediates: list[Intermediate]
+
+
+class RenditionRecord(TypedDict):
+    name: str
+    key: str
+    width: int
+    height: int
+    format: str
+    contentType: str
+    bytes: int
+    watermarked: bool
+
+
+class WatermarkOutput(TypedDict):
+    renditions: list[RenditionRecord]
+
+
+class MetadataInput(TypedDict):
+    imageId: str
+    objectVersion: str
+    executionId: str
+    original: dict[str, Any]
+    renditions: list[RenditionRecord]
+
+
+class MetadataOutput(TypedDict):
+    status: str  # COMPLETE, or SUPERSEDED when a newer upload owns the record
