@@ -6,8 +6,9 @@ function fails loudly on its first event instead of half-working; tests inject t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from imgpipe.aws import DynamoImages, S3Store
 from imgpipe.config import PipelineSettings, Resources
@@ -19,6 +20,7 @@ class Runtime:
     resources: Resources
     store: S3Store
     images: DynamoImages
+    memo: dict[str, Any] = field(default_factory=dict)  # per-container caches (e.g. the watermark logo)
 
 
 @cache

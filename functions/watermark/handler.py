@@ -7,17 +7,14 @@ from imgpipe.runtime import Runtime, default_runtime
 
 from .logic import load_logo, watermark_renditions
 
-_logo_cache: dict[str, Any] = {}
-
-
 @logger.inject_lambda_context(correlation_id_path="imageId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
     runtime = runtime or default_runtime()
     bucket = runtime.resources.output_bucket
-    if "logo" not in _logo_cache:  # once per warm container
-        _logo_cache["logo"] = load_logo(runtime.store, runtime.settings, bucket)
-    result = watermark_renditions(event, runtime.store, runtime.settings, bucket, _logo_cache["logo"])
+    if "logo" not in runtime.memo:  # read once per container, not per image
+        runtime.memo["logo"] = load_logo(runtime.store, runtime.settings, bucket)
+    result = watermark_renditions(event, runtime.store, runtime.settings, bucket, runtime.memo["logo"])
     metrics.add_metric(name="RenditionsWritten", unit="Count", value=len(result["renditions"]))
     return result
