@@ -3,21 +3,35 @@
 Pure functions over bytes and Pillow images; no AWS here.  The resize and watermark Lambdas, the
 ``imgpipe render`` preview and the benchmarks all call these, so what a user previews is what the
 pipeline produces.
+
+The order of ``resize`` is the security story (docs/image-handling.md):
+
+1. byte limit, then ``sniff`` names exactly one allowed format from the bytes;
+2. ``probe`` scans the container (frames, compressed-metadata bombs) without decoding pixels;
+3. ``Image.open(formats=[that format])`` parses the header only; size, pixel, edge and frame
+   limits are checked against it;
+4. only then is the first frame decoded (JPEG: straight at a reduced scale when possible);
+5. colour is converted to 8-bit sRGB, the EXIF orientation applied, all metadata dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from imgpipe.config import Limits, PipelineSettings, Rendition
-from imgpipe.errors import CORRUPT_IMAGE, IMAGE_TOO_LARGE
-from imgpipe.image.sniff import MIME_TYPES, sniff
+from imgpipe.errors import CORRUPT_IMAGE, IMAGE_TOO_LARGE, UNSUPPORTED_FORMAT, PermanentError
+from imgpipe.image import color, metadata
+from imgpipe.image.probe import probe
+from imgpipe.image.sniff import ACCEPTED_HINT, MIME_TYPES, sniff
+
+log = logging.getLogger(__name__)
 
 # Pillow's own bomb guard stays on as a backstop; ours (Limits) is stricter and runs first.
 Image.MAX_IMAGE_PIXELS = 100_000_000
@@ -27,6 +41,25 @@ OUTPUT_TYPES = {
     "webp": ("WEBP", "image/webp", "webp"),
     "avif": ("AVIF", "image/avif", "avif"),
     "png": ("PNG", "image/png", "png"),
+}
+
+# Formats whose extra frames are an animation; for TIFF (pages), HEIF (collections) and JPEG (MPO
+# side images) extra images are counted but the primary image is what we render.
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP", "AVIF")
+FORMAT_LABELS = {"HEIF": "HEIC/HEIF", "WEBP": "WebP"}
+
+# The one piece of metadata that may travel with pixels: the copyright notice (keep_copyright).
+# Carried in ``Image.info`` under our own key, which no Pillow encoder reads.
+COPYRIGHT_KEY = "imgpipe.copyright"
+
+ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
 }
 
 
@@ -42,10 +75,10 @@ class SourceInfo:
     sha256: str
     frames: int = 1
     animated: bool = False
-    duration_ms: int | None = None
-    has_alpha: bool = False
+    duration_ms: int | None = None  # total, for animations
+    has_alpha: bool = False  # any pixel of the rendered frame is transparent
     orientation: int = 1
-    camera: dict[str, Any] = field(default_factory=dict)
+    camera: dict[str, Any] = field(default_factory=dict)  # make, model, captured_at, gps_present
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,75 +95,105 @@ class Encoded:
     height: int
 
 
+@dataclass
+class Source:
+    """An opened (header-only) original that passed every limit."""
+
+    image: Image.Image
+    format: str
+    width: int  # as stored, before orientation
+    height: int
+    frames: int
+    duration_ms: int | None
+
+    @property
+    def animated(self) -> bool:
+        return self.frames > 1 and self.format in ANIMATED_FORMATS
+
+
+@dataclass
+class Decoded:
+    """The first frame, upright, 8-bit sRGB RGB/RGBA, no metadata; plus the facts read on the way."""
+
+    image: Image.Image
+    orientation: int
+    camera: dict[str, Any]
+    copyright: str | None
+
+
+def _label(fmt: str) -> str:
+    return FORMAT_LABELS.get(fmt, fmt)
+
+
 def _register_heif() -> None:
     # pillow-heif is imported only when a HEIF file arrives: it is a cold-start cost the other
-    # formats should not pay.
+    # formats should not pay.  Depth maps and auxiliary images are never used: don't parse them.
     import pillow_heif
 
-    pillow_heif.register_heif_opener()
+    pillow_heif.register_heif_opener(depth_images=False, aux_images=False)
 
 
-def open_checked(data: bytes, limits: Limits) -> tuple[Image.Image, str]:
-    """Sniff, open header-only, and enforce the limits before any pixel is decoded."""
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:.0f} MP" if pixels >= 10e6 else f"{pixels / 1e6:.1f} MP"
+
+
+def check_size(width: int, height: int, limits: Limits, fmt: str) -> None:
+    if width <= 0 or height <= 0:
+        raise CORRUPT_IMAGE(f"the {_label(fmt)} file is damaged (it claims a {width}x{height} image)")
+    if max(width, height) > limits.max_edge:
+        raise IMAGE_TOO_LARGE(f"the image is {width}x{height} pixels; the longest side may be at most {limits.max_edge}")
+    if width * height > limits.max_pixels:
+        raise IMAGE_TOO_LARGE(
+            f"the image is {width}x{height} pixels ({_megapixels(width * height)}); the limit is {_megapixels(limits.max_pixels)}"
+        )
+
+
+def open_checked(data: bytes, limits: Limits) -> Source:
+    """Sniff, scan and open header-only; enforce every limit before any pixel is decoded."""
     if len(data) > limits.max_bytes:
-        raise IMAGE_TOO_LARGE(f"{len(data)} bytes is over the limit of {limits.max_bytes}")
+        raise IMAGE_TOO_LARGE(f"the file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB")
     fmt = sniff(data)
+    scan = probe(data, fmt, limits)
     if fmt == "HEIF":
         _register_heif()
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our limit is checked right below; Pillow's warning threshold is not ours.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=[fmt])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise IMAGE_TOO_LARGE(str(exc)) from None
-    except UnidentifiedImageError:
-        raise CORRUPT_IMAGE(f"the data starts like {fmt} but cannot be read as one") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise CORRUPT_IMAGE(f"{fmt} header is malformed: {exc}") from None
+    except Image.DecompressionBombError:
+        raise IMAGE_TOO_LARGE(f"the image is larger than the limit of {_megapixels(limits.max_pixels)}") from None
+    except Exception as exc:  # a hostile header can raise anything from a plugin
+        log.info("open failed for %s: %r", fmt, exc)
+        raise CORRUPT_IMAGE(f"the {_label(fmt)} file is damaged or incomplete and cannot be read") from None
     width, height = im.size
-    if width <= 0 or height <= 0:
-        raise CORRUPT_IMAGE(f"{fmt} header claims a {width}x{height} image")
-    if max(width, height) > limits.max_edge:
-        raise IMAGE_TOO_LARGE(f"{width}x{height} has an edge over {limits.max_edge} px")
-    if width * height > limits.max_pixels:
-        raise IMAGE_TOO_LARGE(f"{width}x{height} is {width * height} pixels, over the limit of {limits.max_pixels}")
-    frames = getattr(im, "n_frames", 1)
+    check_size(width, height, limits, fmt)
+    if fmt == "TIFF":
+        _check_tiff(im, limits)
+    frames = scan.frames if scan.frames is not None else _count_frames(im, fmt)
     if frames > limits.max_frames:
-        raise IMAGE_TOO_LARGE(f"{frames} frames is over the limit of {limits.max_frames}")
-    return im, fmt
+        raise IMAGE_TOO_LARGE(f"the image has {frames} frames; the limit is {limits.max_frames}")
+    return Source(im, fmt, width, height, frames, scan.duration_ms if frames > 1 else None)
 
 
-def _orientation(im: Image.Image) -> int:
+def _count_frames(im: Image.Image, fmt: str) -> int:
+    if fmt == "JPEG":
+        return 1  # MPO side images (depth maps, previews) are not frames of the photo
     try:
-        value = im.getexif().get(0x0112, 1)
-    except Exception:  # a malformed EXIF block must not fail the image
-        return 1
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+        return max(1, int(getattr(im, "n_frames", 1)))
+    except Exception as exc:
+        log.info("frame count failed for %s: %r", fmt, exc)
+        raise CORRUPT_IMAGE(f"the {_label(fmt)} file is damaged or incomplete and cannot be read") from None
 
 
-def describe(im: Image.Image, fmt: str, data: bytes) -> SourceInfo:
-    orientation = _orientation(im)
-    width, height = im.size
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    frames = getattr(im, "n_frames", 1)
-    return SourceInfo(
-        format=fmt,
-        mime=MIME_TYPES[fmt],
-        width=width,
-        height=height,
-        bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-        frames=frames,
-        animated=frames > 1,
-        duration_ms=im.info.get("duration") if frames > 1 else None,
-        has_alpha=_has_alpha(im),
-        orientation=orientation,
-    )
-
-
-def _has_alpha(im: Image.Image) -> bool:
-    return im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (im.mode == "P" and "transparency" in im.info)
+def _check_tiff(im: Image.Image, limits: Limits) -> None:
+    tags = getattr(im, "tag_v2", {})
+    if 50706 in tags:  # DNGVersion
+        raise UNSUPPORTED_FORMAT(f"camera RAW (DNG) files are not supported; {ACCEPTED_HINT}")
+    tile_w, tile_h = tags.get(322), tags.get(323)
+    # libtiff allocates a whole tile at a time: a tiny image with a huge tile is a bomb too.
+    if isinstance(tile_w, int) and isinstance(tile_h, int) and tile_w * tile_h > limits.max_pixels:
+        raise IMAGE_TOO_LARGE(f"the TIFF file's tiles are {tile_w}x{tile_h} pixels, over the limit")
 
 
 def _target_size(width: int, height: int, long_edge: int) -> tuple[int, int]:
@@ -139,28 +202,73 @@ def _target_size(width: int, height: int, long_edge: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def decode_upright(im: Image.Image, largest_edge: int) -> Image.Image:
-    """Decode the first frame, upright, in RGB or RGBA (sRGB)."""
+def decode(source: Source, largest_edge: int, limits: Limits) -> Decoded:
+    """Decode the first frame, read the facts we keep, and return it upright in 8-bit sRGB."""
+    im = source.image
     try:
-        if im.format == "JPEG":
+        if source.format == "JPEG":
             # Scaled decoding: libjpeg decodes straight at 1/2, 1/4 or 1/8 size when the largest
             # rendition still fits; the draft never goes below the requested size.
-            upright_w, upright_h = im.size
-            tw, th = _target_size(upright_w, upright_h, largest_edge)
-            im.draft("RGB" if im.mode != "CMYK" else "CMYK", (tw, th))
+            im.draft("RGB" if im.mode != "CMYK" else "CMYK", _target_size(im.width, im.height, largest_edge))
         im.seek(0)
-        im.load()
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise CORRUPT_IMAGE(f"{im.format} data cannot be decoded: {exc}") from None
-    oriented = ImageOps.exif_transpose(im)
-    return to_srgb(oriented)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im.load()
+    except PermanentError:
+        raise
+    except Image.DecompressionBombError:
+        raise IMAGE_TOO_LARGE(f"the image is larger than the limit of {_megapixels(limits.max_pixels)}") from None
+    except Exception as exc:  # truncated data, bad Huffman tables, libtiff/libheif errors, ...
+        log.info("decode failed for %s: %r", source.format, exc)
+        raise CORRUPT_IMAGE(f"the {_label(source.format)} file is damaged or incomplete and cannot be read") from None
+    # Some decoders only know the final size once they ran (HEIF): the limit holds for it too.
+    if source.format != "JPEG":
+        check_size(im.width, im.height, limits, source.format)
+
+    orientation = metadata.orientation(im)
+    if source.format == "HEIF":
+        # libheif has already applied the container's rotation/mirroring; pillow-heif resets the
+        # EXIF tag to 1 and keeps the original value for reference.
+        original = im.info.get("original_orientation")
+        recorded = original if isinstance(original, int) and 1 <= original <= 8 else 1
+    else:
+        recorded = orientation
+    camera = metadata.camera_facts(im)
+    copyright_line = metadata.copyright_line(im)
+
+    try:
+        image = color.to_srgb(im)
+    except Exception as exc:
+        log.info("colour conversion failed for %s mode %s: %r", source.format, im.mode, exc)
+        raise UNSUPPORTED_FORMAT(f"this kind of {_label(source.format)} image ({im.mode}) is not supported") from None
+    if image is not im:
+        im.close()  # release the decoded original now, not when the request ends
+    image = color.drop_opaque_alpha(image)
+    method = ORIENTATION_TRANSPOSE.get(orientation)
+    if method is not None:
+        image = image.transpose(method)
+    image.info = {}  # nothing from the original travels further: no EXIF, XMP, ICC, comments
+    return Decoded(image, recorded, camera, copyright_line)
 
 
-def to_srgb(im: Image.Image) -> Image.Image:
-    alpha = _has_alpha(im)
-    if im.mode not in ("RGB", "RGBA"):
-        im = im.convert("RGBA" if alpha else "RGB")
-    return im
+def source_info(source: Source, decoded: Decoded, data: bytes) -> SourceInfo:
+    width, height = source.width, source.height
+    if decoded.orientation in (5, 6, 7, 8) and source.format != "HEIF":
+        width, height = height, width
+    return SourceInfo(
+        format=source.format,
+        mime=MIME_TYPES[source.format],
+        width=width,
+        height=height,
+        bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        frames=source.frames,
+        animated=source.animated,
+        duration_ms=source.duration_ms if source.animated else None,
+        has_alpha=decoded.image.mode == "RGBA",
+        orientation=decoded.orientation,
+        camera=decoded.camera,
+    )
 
 
 def resize_all(upright: Image.Image, renditions: tuple[Rendition, ...]) -> list[tuple[Rendition, Image.Image]]:
@@ -173,28 +281,51 @@ def resize_all(upright: Image.Image, renditions: tuple[Rendition, ...]) -> list[
 
 
 def resize(data: bytes, settings: PipelineSettings) -> tuple[SourceInfo, list[tuple[Rendition, Image.Image]]]:
-    im, fmt = open_checked(data, settings.limits)
-    info = describe(im, fmt, data)
+    source = open_checked(data, settings.limits)
     largest = max(r.long_edge for r in settings.renditions)
-    upright = decode_upright(im, largest)
+    decoded = decode(source, largest, settings.limits)
+    info = source_info(source, decoded, data)
+    upright = decoded.image
+    if settings.keep_copyright and decoded.copyright:
+        upright.info[COPYRIGHT_KEY] = decoded.copyright  # resize() copies info to each rendition
     return info, resize_all(upright, settings.renditions)
 
 
 # ---- lossless hand-off between the resize and watermark steps ----------------------------------
 INTERMEDIATE_CONTENT_TYPE = "image/png"
 INTERMEDIATE_EXTENSION = "png"
+_PNG_COPYRIGHT = "Copyright"  # a registered PNG text keyword
 
 
 def encode_intermediate(im: Image.Image) -> bytes:
+    """RGB/RGBA 8-bit sRGB → PNG, with no chunk but the pixels (and the copyright line, if kept)."""
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    if im.info.get(COPYRIGHT_KEY):
+        text.add_text(_PNG_COPYRIGHT, im.info[COPYRIGHT_KEY])
+    clean = _without_info(im)
     buf = io.BytesIO()
-    im.save(buf, "PNG", compress_level=1)
+    clean.save(buf, "PNG", compress_level=1, pnginfo=text)
     return buf.getvalue()
 
 
 def decode_intermediate(data: bytes) -> Image.Image:
     im = Image.open(io.BytesIO(data), formats=["PNG"])
     im.load()
+    copyright_line = im.info.get(_PNG_COPYRIGHT)
+    im.info = {COPYRIGHT_KEY: copyright_line} if copyright_line else {}
     return im
+
+
+def _without_info(im: Image.Image) -> Image.Image:
+    """``im`` with an empty ``info`` (several Pillow encoders read ICC, comments and more from it)."""
+    if not im.info:
+        return im
+    im.load()
+    clean = im._new(im.im)  # shares the pixel memory: no copy
+    clean.info = {}
+    return clean
 
 
 # ---- encoding -----------------------------------------------------------------------------------
@@ -211,6 +342,7 @@ def output_format(rendition: Rendition, has_alpha: bool) -> str:
 def encode(im: Image.Image, rendition: Rendition, settings: PipelineSettings) -> Encoded:
     fmt = output_format(rendition, im.mode == "RGBA")
     pil_format, content_type, extension = OUTPUT_TYPES[fmt]
+    copyright_line = im.info.get(COPYRIGHT_KEY) if settings.keep_copyright else None
     if im.mode == "RGBA" and fmt == "jpeg":
         flat = Image.new("RGB", im.size, _hex_to_rgb(settings.background))
         flat.paste(im, mask=im.getchannel("A"))
@@ -224,7 +356,10 @@ def encode(im: Image.Image, rendition: Rendition, settings: PipelineSettings) ->
         options = {"quality": rendition.quality, "speed": 8}
     elif fmt == "png":
         options = {"compress_level": 6}
+    if copyright_line:
+        options["exif"] = metadata.copyright_exif(copyright_line)
     buf = io.BytesIO()
-    # No exif/icc/xmp/comment arguments: renditions carry no metadata (privacy by default).
-    im.save(buf, pil_format, **options)
+    # Renditions carry no metadata (privacy by default): ``info`` is emptied because the PNG, JPEG
+    # and AVIF encoders would otherwise copy an ICC profile, a comment or XMP from it.
+    _without_info(im).save(buf, pil_format, **options)
     return Encoded(rendition.name, buf.getvalue(), fmt, content_type, extension, im.width, im.height)
