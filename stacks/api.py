@@ -1,0 +1,192 @@
+"""The HTTP API: ``GET /upload-url`` and ``GET /images/{imageId}``, both proxied to the API function.
+
+Callers present an API key (header ``x-api-key``) bound to a usage plan with a quota and a throttle;
+the stage adds its own throttle, X-Ray tracing, JSON access logs and error-level execution logs.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from .context import DeployOptions
+
+STAGE = "v1"
+# Stage-wide throttle (every caller together) and the per-key usage plan.
+STAGE_RATE_LIMIT = 50  # requests per second, steady state
+STAGE_BURST_LIMIT = 100
+KEY_RATE_LIMIT = 10
+KEY_BURST_LIMIT = 20
+KEY_DAILY_QUOTA = 10_000
+CORS_HEADERS = ["Content-Type", "X-Api-Key"]
+CORS_MAX_AGE = Duration.minutes(10)
+
+# Query parameters of GET /upload-url (all required, see functions/api/logic.py:issue_upload_url).
+UPLOAD_URL_QUERY = ("filename", "contentType", "size")
+
+# Errors API Gateway answers itself (missing key, failed validation, throttling) get the API's own
+# error shape and CORS headers, so a browser can read them like the function's errors.
+VALIDATION_ERROR_TEMPLATE = json.dumps(
+    {"error": {"code": "INVALID_REQUEST", "message": "$context.error.validationErrorString"}}
+)
+GATEWAY_ERROR_TEMPLATE = json.dumps(
+    {"error": {"code": "$context.error.responseType", "message": "$context.error.messageString"}}
+)
+
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "requestTime": "$context.requestTime",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
+    "apiKeyId": "$context.identity.apiKeyId",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "path": "$context.path",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integration.latency",
+    "integrationStatus": "$context.integration.status",
+    "errorType": "$context.error.responseType",
+    "errorMessage": "$context.error.message",
+    "xrayTraceId": "$context.xrayTraceId",
+}
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        options: DeployOptions,
+        handler: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=options.log_retention, removal_policy=options.removal_policy
+        )
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"{stack.stack_name}-api",
+            description="imgpipe: presigned upload URLs and image status",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            api_key_source_type=apigw.ApiKeySourceType.HEADER,
+            # Access and execution logging need the region's API Gateway CloudWatch role to be set.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=options.removal_policy,
+            deploy_options=apigw.StageOptions(
+                stage_name=STAGE,
+                throttling_rate_limit=STAGE_RATE_LIMIT,
+                throttling_burst_limit=STAGE_BURST_LIMIT,
+                tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # full request/response logs would hold presigned URLs
+                metrics_enabled=True,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+            ),
+        )
+        # The stack publishes the URL once, as ApiUrl; drop RestApi's automatic duplicate output.
+        self.rest_api.node.try_remove_child("Endpoint")
+        api_role = self.rest_api.node.try_find_child("CloudWatchRole")
+        assert api_role is not None
+        Validations.of(api_role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                reason="This is the region-wide API Gateway account role (AWS::ApiGateway::Account) that access and "
+                "execution logging require; it serves every API of the account, so it cannot be scoped to this "
+                "stack's log groups, and AWS maintains this managed policy for exactly this purpose.",
+            )
+        )
+
+        for response_type, template in (
+            (apigw.ResponseType.BAD_REQUEST_PARAMETERS, VALIDATION_ERROR_TEMPLATE),
+            (apigw.ResponseType.DEFAULT_4_XX, GATEWAY_ERROR_TEMPLATE),
+            (apigw.ResponseType.DEFAULT_5_XX, GATEWAY_ERROR_TEMPLATE),
+        ):
+            self.rest_api.add_gateway_response(
+                f"{response_type.response_type}Response",
+                type=response_type,
+                response_headers={"Access-Control-Allow-Origin": "'*'"},
+                templates={"application/json": template},
+            )
+
+        validator = apigw.RequestValidator(
+            self,
+            "ParameterValidator",
+            rest_api=self.rest_api,
+            request_validator_name="required-parameters",
+            validate_request_parameters=True,
+            # Both GET methods are body-less and declare no request model, so body validation never
+            # applies; it is switched on so that a model added later is validated too (cdk-nag APIG2
+            # also only recognises a validator that validates both).
+            validate_request_body=True,
+        )
+        integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
+        cors = apigw.CorsOptions(
+            allow_origins=apigw.Cors.ALL_ORIGINS,
+            allow_methods=["GET", "OPTIONS"],
+            allow_headers=CORS_HEADERS,
+            max_age=CORS_MAX_AGE,
+        )
+
+        upload_url = self.rest_api.root.add_resource("upload-url", default_cors_preflight_options=cors)
+        self.upload_url_method = upload_url.add_method(
+            "GET",
+            integration,
+            api_key_required=True,
+            request_validator=validator,
+            request_parameters={f"method.request.querystring.{name}": True for name in UPLOAD_URL_QUERY},
+        )
+        image = self.rest_api.root.add_resource("images").add_resource("{imageId}", default_cors_preflight_options=cors)
+        self.image_method = image.add_method(
+            "GET",
+            integration,
+            api_key_required=True,
+            request_validator=validator,
+            request_parameters={"method.request.path.imageId": True},
+        )
+
+        self.api_key = self.rest_api.add_api_key("ApiKey", description=f"{stack.stack_name}: imgpipe API clients")
+        self.usage_plan = self.rest_api.add_usage_plan(
+            "UsagePlan",
+            name=f"{stack.stack_name}-clients",
+            description="Per-key throttle and daily quota for the imgpipe API",
+            throttle=apigw.ThrottleSettings(rate_limit=KEY_RATE_LIMIT, burst_limit=KEY_BURST_LIMIT),
+            quota=apigw.QuotaSettings(limit=KEY_DAILY_QUOTA, period=apigw.Period.DAY),
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)],
+        )
+        self.usage_plan.add_api_key(self.api_key)
+
+        self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        Validations.of(self.rest_api.deployment_stage).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-APIG3",
+                reason="No AWS WAF web ACL: the API is gated by a required API key with a per-key throttle and daily "
+                "quota plus a stage-wide throttle, its two routes only issue presigned URLs and read records by "
+                "an unguessable 128-bit id; a web ACL's fixed monthly cost buys no rule this API needs today.",
+            )
+        )
+        key_reason = (
+            "Callers are authenticated by a required API key (usage plan with quota and throttle); there are no "
+            "end-user identities in this system to authorise with IAM or Cognito."
+        )
+        for method in (self.upload_url_method, self.image_method):
+            Validations.of(method).acknowledge(
+                Acknowledgment(id="AwsSolutions-APIG4", reason=key_reason),
+                Acknowledgment(id="AwsSolutions-COG4", reason=key_reason),
+            )

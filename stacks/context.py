@@ -1,0 +1,114 @@
+"""Deployment options read from CDK context, validated once before any resource is defined.
+
+Context keys (``cdk.json``'s ``context`` block or ``cdk deploy -c key=value``):
+
+``imgpipe:settings``
+    A JSON object (or a string holding one, as ``-c`` passes it) given to
+    ``PipelineSettings.from_mapping``: renditions, watermark, limits, URL lifetimes.  Missing keys
+    take the defaults of ``imgpipe.config``; the same document reaches every function as
+    ``config.ENV_SETTINGS``.
+``imgpipe:logRetentionDays``
+    Retention of every log group the stack creates (a CloudWatch Logs retention value; default 30).
+``imgpipe:removalPolicy``
+    ``retain`` (default) keeps buckets, table, queue and log groups when the stack is deleted;
+    ``destroy`` deletes them, emptying the buckets first.
+``imgpipe:powertoolsLayerVersion``
+    Version of the AWS-published Powertools layer (default ``POWERTOOLS_LAYER_VERSION``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_logs as logs
+from constructs import Node
+
+from imgpipe.config import PipelineSettings, SettingsError
+
+SETTINGS_KEY = "imgpipe:settings"
+LOG_RETENTION_KEY = "imgpipe:logRetentionDays"
+REMOVAL_POLICY_KEY = "imgpipe:removalPolicy"
+POWERTOOLS_LAYER_KEY = "imgpipe:powertoolsLayerVersion"
+
+DEFAULT_LOG_RETENTION_DAYS = 30
+# AWSLambdaPowertoolsPythonV3-python312-arm64, as listed on the Powertools "Installation" page
+# (docs/getting-started/install.md, "Lambda Layer").  Check the newest with
+#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.12/latest
+# and pin it here (or pass -c imgpipe:powertoolsLayerVersion=N).
+POWERTOOLS_LAYER_VERSION = 37
+
+# The values CloudWatch Logs accepts, by number of days, mapped onto the CDK enum.
+_RETENTION_NAMES = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+    30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS",
+    2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}  # fmt: skip
+_REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    settings: PipelineSettings
+    log_retention_days: int
+    removal: str  # "retain" | "destroy"
+    powertools_layer_version: int
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return logs.RetentionDays[_RETENTION_NAMES[self.log_retention_days]]
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        return _REMOVAL_POLICIES[self.removal]
+
+    @property
+    def destroy(self) -> bool:
+        return self.removal == "destroy"
+
+    @classmethod
+    def from_context(cls, node: Node) -> "DeployOptions":
+        return cls.from_values(
+            node.try_get_context(SETTINGS_KEY),
+            node.try_get_context(LOG_RETENTION_KEY),
+            node.try_get_context(REMOVAL_POLICY_KEY),
+            node.try_get_context(POWERTOOLS_LAYER_KEY),
+        )
+
+    @classmethod
+    def from_values(cls, settings: Any, retention: Any, removal: Any, powertools: Any) -> "DeployOptions":
+        if isinstance(settings, str):  # `cdk -c imgpipe:settings='{...}'` passes a string
+            try:
+                settings = json.loads(settings)
+            except json.JSONDecodeError as exc:
+                raise SettingsError(f"{SETTINGS_KEY} is not valid JSON: {exc}") from None
+        if settings is not None and not isinstance(settings, dict):
+            raise SettingsError(f"{SETTINGS_KEY} must be a JSON object")
+        parsed = PipelineSettings.from_mapping(settings or {})
+
+        days = _as_int(LOG_RETENTION_KEY, retention, DEFAULT_LOG_RETENTION_DAYS)
+        if days not in _RETENTION_NAMES:
+            raise SettingsError(f"{LOG_RETENTION_KEY} must be one of {sorted(_RETENTION_NAMES)}, not {days}")
+
+        removal = str(removal or "retain").lower()
+        if removal not in _REMOVAL_POLICIES:
+            raise SettingsError(f"{REMOVAL_POLICY_KEY} must be 'retain' or 'destroy', not {removal!r}")
+
+        layer = _as_int(POWERTOOLS_LAYER_KEY, powertools, POWERTOOLS_LAYER_VERSION)
+        if layer < 1:
+            raise SettingsError(f"{POWERTOOLS_LAYER_KEY} must be a positive layer version")
+        return cls(parsed, days, removal, layer)
+
+
+def _as_int(key: str, value: Any, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{key} must be an integer, not {value!r}") from None

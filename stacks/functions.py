@@ -1,0 +1,224 @@
+"""The four Lambda functions of ``imgpipe.config.STEPS``, their layers, log groups and roles.
+
+Each function gets its own role holding exactly what its handler calls (see ``_grant_*``):
+no AWS managed policy, no bucket-wide or table-wide wildcards.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from imgpipe import config
+from imgpipe.config import Resources, Step
+
+from .context import DeployOptions
+from .layer import REPO_ROOT, image_layer_code, requirements
+from .storage import Storage
+from .table import ImageTable
+
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+POWERTOOLS_ACCOUNT = "017000801446"  # AWS's publishing account for the Powertools layers
+
+
+def powertools_layer_arn(region: str, version: int) -> str:
+    return f"arn:aws:lambda:{region}:{POWERTOOLS_ACCOUNT}:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:{version}"
+
+
+def code_exclusions(step: Step) -> list[str]:
+    """Asset root is functions/ (handler ``<step>.handler.handler``); ship only this step's package."""
+    others = sorted(p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir() and p.name != step.package)
+    return [*others, "__pycache__", "*.pyc"]
+
+
+class Functions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        options: DeployOptions,
+        storage: Storage,
+        table: ImageTable,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+
+        self.image_layer = lambda_.LayerVersion(
+            self,
+            "ImageLayer",
+            code=image_layer_code(),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            description=f"imgpipe package + {' + '.join(requirements())} (linux/arm64, CPython 3.12)",
+        )
+        self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "PowertoolsLayer", powertools_layer_arn(stack.region, options.powertools_layer_version)
+        )
+
+        input_bucket, output_bucket = storage.input_bucket, storage.output_bucket
+        environment = {
+            **Resources(input_bucket.bucket_name, output_bucket.bucket_name, table.table.table_name).to_env(),
+            config.ENV_SETTINGS: options.settings.to_json(),
+            "POWERTOOLS_METRICS_NAMESPACE": config.PROJECT,
+        }
+
+        self.functions: dict[str, lambda_.Function] = {}
+        for step in config.STEPS:
+            self.functions[step.name] = self._function(step, environment, options)
+
+        grants = {
+            config.RESIZE.name: self._grant_resize,
+            config.WATERMARK.name: self._grant_watermark,
+            config.METADATA.name: self._grant_metadata,
+            config.API.name: self._grant_api,
+        }
+        missing = set(self.functions) - set(grants)
+        if missing:  # a new step in config.STEPS must be given its permissions here
+            raise ValueError(f"no permissions defined for steps {sorted(missing)}")
+        for name, grant in grants.items():
+            grant(self.functions[name], storage, table, options)
+
+        for step in config.STEPS:
+            self._acknowledge(self.functions[step.name], storage)
+
+    # ---- one function ----------------------------------------------------------------------------
+    def _function(self, step: Step, environment: dict[str, str], options: DeployOptions) -> lambda_.Function:
+        name = step.name.capitalize()
+        log_group = logs.LogGroup(
+            self, f"{name}Logs", retention=options.log_retention, removal_policy=options.removal_policy
+        )
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{step.service_name}: {step.description}",
+        )
+        log_group.grant_write(role)  # logs:CreateLogStream + logs:PutLogEvents on this group only
+        return lambda_.Function(
+            self,
+            name,
+            function_name=f"{Stack.of(self).stack_name}-{step.name}",
+            description=step.description,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=step.lambda_handler,
+            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=code_exclusions(step)),
+            memory_size=step.memory_mb,
+            timeout=Duration.seconds(step.timeout_s),
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=log_group,
+            role=role,
+            layers=[self.powertools_layer, self.image_layer],
+            environment={**environment, "POWERTOOLS_SERVICE_NAME": step.service_name},
+        )
+
+    # ---- least privilege: what each handler actually calls ---------------------------------------
+    @staticmethod
+    def _grant_resize(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
+        # S3Store.get on the upload; ListBucket makes a vanished upload a 404 (SOURCE_MISSING), not a 403.
+        _allow(fn, ["s3:GetObject"], [storage.input_bucket.arn_for_objects(f"{config.UPLOAD_PREFIX}*")])
+        _allow(fn, ["s3:ListBucket"], [storage.input_bucket.bucket_arn])
+        # S3Store.put of the lossless intermediates.
+        _allow(fn, ["s3:PutObject"], [storage.output_bucket.arn_for_objects(f"{config.WORK_PREFIX}*")])
+
+    @staticmethod
+    def _grant_watermark(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
+        readable = [storage.output_bucket.arn_for_objects(f"{config.WORK_PREFIX}*")]
+        if options.settings.watermark.logo_key:
+            readable.append(storage.output_bucket.arn_for_objects(options.settings.watermark.logo_key))
+        _allow(fn, ["s3:GetObject"], readable)
+        _allow(fn, ["s3:ListBucket"], [storage.output_bucket.bucket_arn])
+        _allow(fn, ["s3:PutObject"], [storage.output_bucket.arn_for_objects(f"{config.RENDITION_PREFIX}*")])
+
+    @staticmethod
+    def _grant_metadata(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
+        table.table.grant(fn, "dynamodb:UpdateItem")  # DynamoImages.complete
+
+    @staticmethod
+    def _grant_api(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
+        # Presigning needs no permission, but the presigned request is authorised as this role.
+        _allow(fn, ["s3:PutObject"], [storage.input_bucket.arn_for_objects(f"{config.UPLOAD_PREFIX}*")])
+        _allow(fn, ["s3:GetObject"], [storage.output_bucket.arn_for_objects(f"{config.RENDITION_PREFIX}*")])
+        table.table.grant(fn, "dynamodb:PutItem", "dynamodb:GetItem")  # create_awaiting, get
+
+    # ---- cdk-nag acknowledgements, each on the narrowest construct ---------------------------------
+    def _acknowledge(self, fn: lambda_.Function, storage: Storage) -> None:
+        stack = Stack.of(self)
+        Validations.of(fn).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-L1",
+                reason="Pinned to python3.12: the AWS-published Powertools layer used here is the python312-arm64 "
+                "build and the image layer ships cp312 wheels; moving runtime means moving both layers together.",
+            ),
+            Acknowledgment(
+                id="Serverless-LambdaLatestVersion",
+                reason="Same pin as AwsSolutions-L1: python3.12 matches the python312-arm64 Powertools layer and "
+                "the cp312 wheels of the image layer.",
+            ),
+            Acknowledgment(
+                id="Serverless-LambdaDLQ",
+                reason="Invoked only synchronously (Step Functions lambda:invoke, API Gateway proxy); a DLQ only "
+                "applies to asynchronous invocations. Failures surface in the state machine's Catch/RecordFailure "
+                "and in the HTTP response.",
+            ),
+        )
+        policy = fn.role.node.try_find_child("DefaultPolicy") if fn.role else None
+        assert policy is not None
+        findings = [
+            Acknowledgment(
+                id="AwsSolutions-IAM5[Resource::*]",
+                reason="xray:PutTraceSegments and xray:PutTelemetryRecords (added by Tracing.ACTIVE) do not support "
+                "resource-level permissions; no other statement of this policy uses '*'.",
+            )
+        ]
+        for arn in _object_patterns(policy):
+            findings.append(
+                Acknowledgment(
+                    id=f"AwsSolutions-IAM5[Resource::{_nag_text(stack, arn)}]",
+                    reason="Object keys are chosen per image at run time (<prefix><imageId>/...); the grant is one "
+                    "S3 object action limited to this single key prefix of this single bucket.",
+                )
+            )
+        Validations.of(policy).acknowledge(*findings)
+
+
+def _allow(grantee: iam.IGrantable, actions: list[str], resources: list[str]) -> None:
+    iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=resources)
+
+
+def _object_patterns(policy: Construct) -> list[str]:
+    """The wildcard object ARNs (``<bucket>/<prefix>*``) this role policy grants."""
+    assert isinstance(policy, iam.Policy)
+    document = Stack.of(policy).resolve(policy.document.to_json())
+    patterns = []
+    for statement in document.get("Statement", []):
+        resources = statement.get("Resource", [])
+        for resource in resources if isinstance(resources, list) else [resources]:
+            if isinstance(resource, dict) and "Fn::Join" in resource:
+                patterns.append(resource)
+    return patterns
+
+
+def _nag_text(stack: Stack, resource: dict) -> str:
+    """How cdk-nag prints an intrinsic ARN in a finding id: ``<LogicalId.Arn>/uploads/*``."""
+    parts = []
+    for part in resource["Fn::Join"][1]:
+        if isinstance(part, str):
+            parts.append(part)
+        elif "Fn::GetAtt" in part:
+            logical_id, attribute = part["Fn::GetAtt"]
+            parts.append(f"<{logical_id}.{attribute}>")
+        elif "Ref" in part:
+            parts.append(f"<{part['Ref']}>")
+        else:
+            raise ValueError(f"unexpected intrinsic in a policy resource: {part}")
+    return "".join(parts)

@@ -1,0 +1,54 @@
+"""The one imgpipe stack: storage, table, functions, workflow, trigger and API, wired together."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from imgpipe.cloudwatch_history import LOG_GROUP_OUTPUT
+
+from .api import Api
+from .context import DeployOptions
+from .functions import Functions
+from .storage import Storage
+from .table import ImageTable
+from .trigger import Trigger
+from .workflow import Workflow
+
+DEFAULT_STACK_NAME = "Imgpipe"
+
+
+class PipelineStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str = DEFAULT_STACK_NAME, **kwargs: Any) -> None:
+        kwargs.setdefault("description", "imgpipe: S3 -> EventBridge -> Express Step Functions -> Lambda image pipeline")
+        super().__init__(scope, construct_id, **kwargs)
+        self.options = options = DeployOptions.from_context(self.node)
+
+        self.storage = Storage(self, "Storage", options=options)
+        self.table = ImageTable(self, "Images", options=options)
+        self.functions = Functions(self, "Functions", options=options, storage=self.storage, table=self.table)
+        self.workflow = Workflow(self, "Workflow", options=options, functions=self.functions, table=self.table)
+        self.trigger = Trigger(self, "Trigger", options=options, storage=self.storage, workflow=self.workflow)
+        self.api = Api(self, "Api", options=options, handler=self.functions.functions["api"])
+
+        key_id = self.api.api_key.key_id
+        outputs = {
+            "ApiUrl": (self.api.rest_api.url, "Base URL of the API (stage included)"),
+            "ApiKeyId": (
+                key_id,
+                "API key id; its value (the x-api-key header): aws apigateway get-api-key "
+                "--api-key <ApiKeyId> --include-value --query value --output text",
+            ),
+            "InputBucketName": (self.storage.input_bucket.bucket_name, "Uploads land here (presigned PUT)"),
+            "OutputBucketName": (self.storage.output_bucket.bucket_name, "Renditions are written here"),
+            "TableName": (self.table.table.table_name, "Image records"),
+            "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "Express state machine"),
+            LOG_GROUP_OUTPUT: (
+                self.workflow.log_group.log_group_name,
+                "Execution history of the Express workflow (imgpipe history --stack <name>)",
+            ),
+        }
+        for name, (value, description) in outputs.items():
+            CfnOutput(self, name, value=value, description=description)

@@ -1,0 +1,87 @@
+"""Storage: the input bucket (browser uploads), the output bucket (renditions and the lossless
+hand-off between resize and watermark) and the bucket receiving both buckets' access logs."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from imgpipe.config import WORK_EXPIRY_DAYS, WORK_PREFIX
+
+from .context import DeployOptions
+
+MULTIPART_ABORT_DAYS = 1  # a presigned PUT is short-lived; an upload left half-done is garbage
+CORS_MAX_AGE_S = 3000
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, options: DeployOptions) -> None:
+        super().__init__(scope, construct_id)
+
+        common = dict(
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=options.removal_policy,
+            auto_delete_objects=options.destroy,
+        )
+
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(options.log_retention_days))],
+            **common,
+        )
+
+        # Originals are kept: they are the only lossless source when renditions change and have to be
+        # re-rendered (docs/decisions.md, "Keep the originals").
+        self.input_bucket = s3.Bucket(
+            self,
+            "InputBucket",
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="input/",
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.PUT],
+                    allowed_origins=["*"],
+                    allowed_headers=["Content-Type"],
+                    exposed_headers=["ETag"],
+                    max_age=CORS_MAX_AGE_S,
+                )
+            ],
+            lifecycle_rules=[
+                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS)),
+            ],
+            **common,
+        )
+        # S3 → EventBridge through the bucket's own NotificationConfiguration.  The L2
+        # `event_bridge_enabled=True` would do the same through a Custom::S3BucketNotifications Lambda
+        # (plus its role, an AWS managed policy and s3:PutBucketNotification on "*"); CloudFormation
+        # supports the setting natively, so no custom resource is needed (docs/decisions.md).
+        cfn_input = self.input_bucket.node.default_child
+        assert isinstance(cfn_input, s3.CfnBucket)
+        cfn_input.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+        )
+
+        self.output_bucket = s3.Bucket(
+            self,
+            "OutputBucket",
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="output/",
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+                    allowed_origins=["*"],
+                    exposed_headers=["ETag", "Content-Length", "Content-Type"],
+                    max_age=CORS_MAX_AGE_S,
+                )
+            ],
+            lifecycle_rules=[
+                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS)),
+                s3.LifecycleRule(id="expire-work", prefix=WORK_PREFIX, expiration=Duration.days(WORK_EXPIRY_DAYS)),
+            ],
+            **common,
+        )

@@ -1,0 +1,79 @@
+"""The trigger: S3 "Object Created" events for the upload prefix of the input bucket start the state
+machine; events EventBridge cannot deliver end in an encrypted SQS dead-letter queue."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from imgpipe import config
+
+from .context import DeployOptions
+from .storage import Storage
+from .workflow import Workflow
+
+# EventBridge retries a failed StartExecution (throttling, a transient service error) with backoff;
+# past either bound the event goes to the DLQ instead of waiting up to its 24 h / 185-attempt default.
+RETRY_ATTEMPTS = 8
+MAX_EVENT_AGE = Duration.hours(2)
+DLQ_RETENTION = Duration.days(14)  # the SQS maximum: time to notice, inspect and redrive
+
+
+class Trigger(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        options: DeployOptions,
+        storage: Storage,
+        workflow: Workflow,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+            removal_policy=options.removal_policy,
+        )
+        Validations.of(self.dead_letter_queue).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason="This queue is itself the dead-letter queue of the EventBridge rule target (set as the "
+                "target's DeadLetterConfig, which cdk-nag does not recognise as DLQ use); a DLQ for a DLQ "
+                "would only move undeliverable events one queue further.",
+            ),
+            Acknowledgment(
+                id="Serverless-SQSRedrivePolicy",
+                reason="Terminal dead-letter queue of the EventBridge rule target; messages are inspected and "
+                "redriven by an operator, there is no consumer whose failures would need a further DLQ.",
+            ),
+        )
+
+        self.rule = events.Rule(
+            self,
+            "UploadCreated",
+            description=f"Start the imgpipe workflow for new objects under {config.UPLOAD_PREFIX} of the input bucket",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [storage.input_bucket.bucket_name]},
+                    "object": {"key": [{"prefix": config.UPLOAD_PREFIX}]},
+                },
+            ),
+        )
+        self.rule.add_target(
+            targets.SfnStateMachine(
+                workflow.state_machine,
+                dead_letter_queue=self.dead_letter_queue,
+                retry_attempts=RETRY_ATTEMPTS,
+                max_event_age=MAX_EVENT_AGE,
+            )
+        )
