@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from .context import DeployOptions
+from .nag import acknowledge
 
 STAGE = "v1"
 # Stage-wide throttle (every caller together) and the per-key usage plan.
@@ -101,14 +102,15 @@ class Api(Construct):
         self.rest_api.node.try_remove_child("Endpoint")
         api_role = self.rest_api.node.try_find_child("CloudWatchRole")
         assert api_role is not None
-        Validations.of(api_role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonAPIGatewayPushToCloudWatchLogs]",
-                reason="This is the region-wide API Gateway account role (AWS::ApiGateway::Account) that access and "
-                "execution logging require; it serves every API of the account, so it cannot be scoped to this "
-                "stack's log groups, and AWS maintains this managed policy for exactly this purpose.",
-            )
+        acknowledge(
+            api_role,
+            {
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]": "This is the region-wide API Gateway account role "
+                "(AWS::ApiGateway::Account) that access and execution logging require; it serves every API of the "
+                "account, so it cannot be scoped to this stack's log groups, and AWS maintains this managed policy "
+                "for exactly this purpose.",
+            },
         )
 
         for response_type, template in (
@@ -173,20 +175,18 @@ class Api(Construct):
         self._acknowledge()
 
     def _acknowledge(self) -> None:
-        Validations.of(self.rest_api.deployment_stage).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-APIG3",
-                reason="No AWS WAF web ACL: the API is gated by a required API key with a per-key throttle and daily "
-                "quota plus a stage-wide throttle, its two routes only issue presigned URLs and read records by "
-                "an unguessable 128-bit id; a web ACL's fixed monthly cost buys no rule this API needs today.",
-            )
+        acknowledge(
+            self.rest_api.deployment_stage,
+            {
+                "AwsSolutions-APIG3": "No AWS WAF web ACL: the API is gated by a required API key with a per-key "
+                "throttle and daily quota plus a stage-wide throttle, and its two routes only issue presigned URLs "
+                "and read records by an unguessable 128-bit id; a web ACL's fixed monthly cost buys no rule this "
+                "API needs today.",
+            },
         )
         key_reason = (
             "Callers are authenticated by a required API key (usage plan with quota and throttle); there are no "
             "end-user identities in this system to authorise with IAM or Cognito."
         )
         for method in (self.upload_url_method, self.image_method):
-            Validations.of(method).acknowledge(
-                Acknowledgment(id="AwsSolutions-APIG4", reason=key_reason),
-                Acknowledgment(id="AwsSolutions-COG4", reason=key_reason),
-            )
+            acknowledge(method, {"AwsSolutions-APIG4": key_reason, "AwsSolutions-COG4": key_reason})

@@ -6,7 +6,7 @@ no AWS managed policy, no bucket-wide or table-wide wildcards.
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,6 +17,7 @@ from imgpipe.config import Resources, Step
 
 from .context import DeployOptions
 from .layer import REPO_ROOT, image_layer_code, requirements
+from .nag import acknowledge
 from .storage import Storage
 from .table import ImageTable
 
@@ -153,42 +154,31 @@ class Functions(Construct):
     # ---- cdk-nag acknowledgements, each on the narrowest construct ---------------------------------
     def _acknowledge(self, fn: lambda_.Function, storage: Storage) -> None:
         stack = Stack.of(self)
-        Validations.of(fn).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-L1",
-                reason="Pinned to python3.12: the AWS-published Powertools layer used here is the python312-arm64 "
-                "build and the image layer ships cp312 wheels; moving runtime means moving both layers together.",
-            ),
-            Acknowledgment(
-                id="Serverless-LambdaLatestVersion",
-                reason="Same pin as AwsSolutions-L1: python3.12 matches the python312-arm64 Powertools layer and "
-                "the cp312 wheels of the image layer.",
-            ),
-            Acknowledgment(
-                id="Serverless-LambdaDLQ",
-                reason="Invoked only synchronously (Step Functions lambda:invoke, API Gateway proxy); a DLQ only "
-                "applies to asynchronous invocations. Failures surface in the state machine's Catch/RecordFailure "
-                "and in the HTTP response.",
-            ),
+        acknowledge(
+            fn,
+            {
+                "AwsSolutions-L1": "Pinned to python3.12: the AWS-published Powertools layer used here is the "
+                "python312-arm64 build and the image layer ships cp312 wheels; moving runtime means moving both "
+                "layers together.",
+                "Serverless-LambdaLatestVersion": "Same pin as AwsSolutions-L1: python3.12 matches the "
+                "python312-arm64 Powertools layer and the cp312 wheels of the image layer.",
+                "Serverless-LambdaDLQ": "Invoked only synchronously (Step Functions lambda:invoke, API Gateway "
+                "proxy); a DLQ only applies to asynchronous invocations. Failures surface in the state machine's "
+                "Catch/RecordFailure and in the HTTP response.",
+            },
         )
         policy = fn.role.node.try_find_child("DefaultPolicy") if fn.role else None
         assert policy is not None
-        findings = [
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="xray:PutTraceSegments and xray:PutTelemetryRecords (added by Tracing.ACTIVE) do not support "
-                "resource-level permissions; no other statement of this policy uses '*'.",
-            )
-        ]
+        findings = {
+            "AwsSolutions-IAM5[Resource::*]": "xray:PutTraceSegments and xray:PutTelemetryRecords (added by "
+            "Tracing.ACTIVE) do not support resource-level permissions; no other statement of this policy uses '*'.",
+        }
         for arn in _object_patterns(policy):
-            findings.append(
-                Acknowledgment(
-                    id=f"AwsSolutions-IAM5[Resource::{_nag_text(stack, arn)}]",
-                    reason="Object keys are chosen per image at run time (<prefix><imageId>/...); the grant is one "
-                    "S3 object action limited to this single key prefix of this single bucket.",
-                )
+            findings[f"AwsSolutions-IAM5[Resource::{_nag_text(stack, arn)}]"] = (
+                "Object keys are chosen per image at run time (<prefix><imageId>/...); the grant is one S3 object "
+                "action limited to this single key prefix of this single bucket."
             )
-        Validations.of(policy).acknowledge(*findings)
+        acknowledge(policy, findings)
 
 
 def _allow(grantee: iam.IGrantable, actions: list[str], resources: list[str]) -> None:

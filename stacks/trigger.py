@@ -3,7 +3,7 @@ machine; events EventBridge cannot deliver end in an encrypted SQS dead-letter q
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
@@ -12,6 +12,7 @@ from constructs import Construct
 from imgpipe import config
 
 from .context import DeployOptions
+from .nag import acknowledge
 from .storage import Storage
 from .workflow import Workflow
 
@@ -42,18 +43,15 @@ class Trigger(Construct):
             retention_period=DLQ_RETENTION,
             removal_policy=options.removal_policy,
         )
-        Validations.of(self.dead_letter_queue).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason="This queue is itself the dead-letter queue of the EventBridge rule target (set as the "
-                "target's DeadLetterConfig, which cdk-nag does not recognise as DLQ use); a DLQ for a DLQ "
-                "would only move undeliverable events one queue further.",
-            ),
-            Acknowledgment(
-                id="Serverless-SQSRedrivePolicy",
-                reason="Terminal dead-letter queue of the EventBridge rule target; messages are inspected and "
-                "redriven by an operator, there is no consumer whose failures would need a further DLQ.",
-            ),
+        acknowledge(
+            self.dead_letter_queue,
+            {
+                "AwsSolutions-SQS3": "This queue is itself the dead-letter queue of the EventBridge rule target (the "
+                "target's DeadLetterConfig, which cdk-nag does not count as DLQ use); a DLQ for a DLQ would only "
+                "move undeliverable events one queue further.",
+                "Serverless-SQSRedrivePolicy": "Terminal dead-letter queue of the EventBridge rule target: messages "
+                "are inspected and redriven by an operator; no consumer exists whose failures would need a DLQ.",
+            },
         )
 
         self.rule = events.Rule(

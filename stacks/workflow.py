@@ -3,7 +3,7 @@ with its ``${...}`` placeholders filled by ``config.definition_substitutions``."
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -14,6 +14,7 @@ from imgpipe import config
 from .context import DeployOptions
 from .functions import Functions
 from .layer import REPO_ROOT
+from .nag import acknowledge
 from .table import ImageTable
 
 DEFINITION_FILE = REPO_ROOT / config.STATE_MACHINE_FILE
@@ -70,12 +71,13 @@ class Workflow(Construct):
 
         policy = self.state_machine.role.node.try_find_child("DefaultPolicy")
         assert policy is not None
-        Validations.of(policy).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::*]",
-                reason="Added by CDK for the logging and tracing configuration: the CloudWatch Logs vended-log "
-                "delivery actions (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, "
-                "ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and the X-Ray "
-                "actions support no resource-level permissions. The Lambda and DynamoDB statements are scoped.",
-            )
+        acknowledge(
+            policy,
+            {
+                "AwsSolutions-IAM5[Resource::*]": "Added by CDK for the logging and tracing configuration: the "
+                "CloudWatch Logs vended-log delivery actions (logs:CreateLogDelivery, GetLogDelivery, "
+                "UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, "
+                "DescribeResourcePolicies, DescribeLogGroups) and the X-Ray actions support no resource-level "
+                "permissions. The Lambda and DynamoDB statements are scoped.",
+            },
         )
