@@ -1,0 +1,49 @@
+"""Shared constants and helpers of the infrastructure tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "16,18,20")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+STACK_NAME = "Imgpipe"
+# Context the session synthesis runs with (merged over cdk.json's context, as the CLI would).
+SETTINGS = {
+    "renditions": [{"name": "large", "long_edge": 2048, "format": "webp", "quality": 80}, {"name": "thumb", "long_edge": 256}],
+    "watermark": {"text": "(c) test", "logo_key": "branding/logo.png"},
+    "upload_url_ttl": 600,
+}
+LOG_RETENTION_DAYS = 14
+CONTEXT = {
+    "aws:cdk:bundling-stacks": [],
+    "imgpipe:settings": SETTINGS,
+    "imgpipe:logRetentionDays": LOG_RETENTION_DAYS,
+}
+
+
+@dataclass
+class Synth:
+    app: Any  # aws_cdk.App
+    stack: Any  # stacks.pipeline_stack.PipelineStack
+    outdir: Path
+    template: dict[str, Any]
+    template_path: Path
+    seconds: float
+
+    def resources(self, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template["Resources"].items() if v["Type"] == type_}
+
+    def resource(self, logical_id: str) -> dict[str, Any]:
+        return self.template["Resources"][logical_id]
+
+    def logical_id(self, construct: Any) -> str:
+        """Logical id of an L2 construct's CloudFormation resource."""
+        return self.stack.get_logical_id(construct.node.default_child)
