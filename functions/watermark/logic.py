@@ -6,10 +6,15 @@ import io
 from typing import Any
 
 from imgpipe.aws import ObjectStore
-from imgpipe.config import RENDITION_PREFIX, PipelineSettings
+from imgpipe.config import RENDITION_PREFIX, PipelineSettings, SettingsError
 from imgpipe.image import core, watermark
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
+MAX_LOGO_BYTES = 5 * 1024 * 1024
+MAX_LOGO_EDGE = 4096
+# An intermediate is at most an 8192 px long-edge RGBA PNG: bounded by the rendition settings, and
+# written by our own resize step.
+MAX_INTERMEDIATE_BYTES = 1 << 30
 
 
 def rendition_key(image_id: str, name: str, extension: str) -> str:
@@ -17,13 +22,28 @@ def rendition_key(image_id: str, name: str, extension: str) -> str:
 
 
 def load_logo(store: ObjectStore, settings: PipelineSettings, bucket: str) -> Any:
+    """The operator's watermark logo (a PNG, ideally with alpha), or None if none is configured.
+
+    A logo that is missing, not a PNG or unreasonably large is a configuration error: it fails
+    loudly (SettingsError) rather than silently watermarking without it.
+    """
     if not settings.watermark.logo_key:
         return None
     from PIL import Image
 
-    data = store.get(bucket, settings.watermark.logo_key, 5 * 1024 * 1024)
-    logo = Image.open(io.BytesIO(data), formats=["PNG"])
-    logo.load()
+    key = settings.watermark.logo_key
+    data = store.get(bucket, key, MAX_LOGO_BYTES)
+    try:
+        logo = Image.open(io.BytesIO(data), formats=["PNG"])
+        if max(logo.size) > MAX_LOGO_EDGE:
+            raise SettingsError(f"watermark logo {key} is {logo.width}x{logo.height}; at most {MAX_LOGO_EDGE} px a side")
+        logo.load()
+    except SettingsError:
+        raise
+    except Exception as exc:
+        raise SettingsError(f"watermark logo {key} is not a readable PNG: {exc}") from None
+    logo = logo.convert("RGBA")
+    logo.info = {}
     return logo
 
 
@@ -34,8 +54,10 @@ def watermark_renditions(
     by_name = {r.name: r for r in settings.renditions}
     renditions = []
     for item in event["intermediates"]:
-        rendition = by_name[item["name"]]
-        image = core.decode_intermediate(store.get(output_bucket, item["key"], 1 << 30))
+        rendition = by_name.get(item["name"])
+        if rendition is None:
+            raise SettingsError(f"rendition {item['name']!r} is not configured in this function's settings")
+        image = core.decode_intermediate(store.get(output_bucket, item["key"], MAX_INTERMEDIATE_BYTES))
         marked = watermark.apply(image, settings.watermark, logo)
         encoded = core.encode(marked, rendition, settings)
         key = rendition_key(image_id, rendition.name, encoded.extension)

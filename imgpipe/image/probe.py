@@ -41,6 +41,8 @@ def probe(data: bytes, fmt: str, limits: Limits) -> Probe:
         return _webp(data, limits)
     if fmt == "JPEG":
         return _jpeg(data)
+    if fmt == "AVIF":
+        return Probe(duration_ms=_iso_movie_duration(data))
     return Probe()
 
 
@@ -203,3 +205,24 @@ def _jpeg(data: bytes) -> Probe:
     if scans > MAX_JPEG_SCANS:
         raise CORRUPT_IMAGE("the JPEG file is malformed (far too many scans)")
     return Probe()
+
+
+# ---- AVIF image sequences -----------------------------------------------------------------------
+def _iso_movie_duration(data: bytes) -> int | None:
+    """Total duration of an image sequence from its track's ``mdhd`` box (or the ``mvhd``, which
+    looping files mark as unknown): libavif reports durations only per decoded frame."""
+    for box in (b"mdhd", b"mvhd"):
+        at = data.find(box, 0, 1 << 20)
+        if at < 4 or at + 36 > len(data):
+            continue
+        if data[at + 4] == 1:  # version 1: 64-bit times
+            timescale = int.from_bytes(data[at + 24 : at + 28], "big")
+            duration = int.from_bytes(data[at + 28 : at + 36], "big")
+            unknown = 0xFFFFFFFFFFFFFFFF
+        else:
+            timescale = int.from_bytes(data[at + 16 : at + 20], "big")
+            duration = int.from_bytes(data[at + 20 : at + 24], "big")
+            unknown = 0xFFFFFFFF
+        if timescale and 0 < duration < unknown:
+            return round(duration * 1000 / timescale)
+    return None

@@ -37,8 +37,6 @@ _REFUSED_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%!PS", "PostScript/EPS"),
     (b"\xc5\xd0\xd3\xc6", "EPS"),
     (b"8BPS", "Photoshop (PSD)"),
-    (b"\x00\x00\x01\x00", "ICO"),
-    (b"\x00\x00\x02\x00", "CUR"),
     (b"qoif", "QOI"),
     (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
     (b"\xff\x4f\xff\x51", "JPEG 2000"),
@@ -138,6 +136,10 @@ def sniff(data: bytes) -> str:
     for signature, name in _REFUSED_SIGNATURES:
         if head.startswith(signature):
             raise UNSUPPORTED_FORMAT(f"{name} files are not supported; {ACCEPTED_HINT}")
+    if head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00") and head[4:6] != b"\x00\x00" and head[9:10] == b"\x00":
+        raise UNSUPPORTED_FORMAT(f"icon (ICO/CUR) files are not supported; {ACCEPTED_HINT}")
+    if data.endswith(b"TRUEVISION-XFILE.\x00"):
+        raise UNSUPPORTED_FORMAT(f"TGA files are not supported; {ACCEPTED_HINT}")
     if head[:2] in _NETPBM and head[2:3] in (b" ", b"\t", b"\r", b"\n"):
         raise UNSUPPORTED_FORMAT(f"Netpbm files are not supported; {ACCEPTED_HINT}")
     for signature, what in _NOT_IMAGE_SIGNATURES:
