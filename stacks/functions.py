@@ -174,6 +174,8 @@ class Functions(Construct):
             "Tracing.ACTIVE) do not support resource-level permissions; no other statement of this policy uses '*'.",
         }
         for arn in _object_patterns(policy):
+            if "*" not in _nag_text(stack, arn):
+                continue  # an exact key (the watermark logo) is no wildcard
             findings[f"AwsSolutions-IAM5[Resource::{_nag_text(stack, arn)}]"] = (
                 "Object keys are chosen per image at run time (<prefix><imageId>/...); the grant is one S3 object "
                 "action limited to this single key prefix of this single bucket."
@@ -186,7 +188,7 @@ def _allow(grantee: iam.IGrantable, actions: list[str], resources: list[str]) ->
 
 
 def _object_patterns(policy: Construct) -> list[str]:
-    """The wildcard object ARNs (``<bucket>/<prefix>*``) this role policy grants."""
+    """The object ARNs (``<bucket>/<prefix>*``, ``<bucket>/<key>``) this role policy grants."""
     assert isinstance(policy, iam.Policy)
     document = Stack.of(policy).resolve(policy.document.to_json())
     patterns = []
