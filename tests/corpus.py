@@ -348,6 +348,17 @@ def wide_rgb_to_srgb(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     return tuple(round(255 * srgb_encode(v)) for v in srgb_linear)  # type: ignore[return-value]
 
 
+@lru_cache(maxsize=1)
+def grey_linear_profile() -> bytes:
+    """A greyscale profile with a linear (gamma 1.0) tone curve."""
+    curve = b"curv" + b"\x00" * 4 + struct.pack(">IH", 1, 256)
+    return _icc(
+        b"mntr", b"GRAY", b"XYZ ",
+        [(b"desc", _desc_tag("imgpipe test linear grey")), (b"cprt", _text_tag("No copyright, test data")),
+         (b"wtpt", _xyz_tag(D50)), (b"kTRC", curve)],
+    )  # fmt: skip
+
+
 def srgb_profile() -> bytes:
     from PIL import ImageCms
 
@@ -373,7 +384,7 @@ def cmyk_jpeg(profile: bytes | None = None) -> bytes:
     return save(cmyk_patches(), "JPEG", quality=100, subsampling=0, **({"icc_profile": profile} if profile else {}))
 
 
-def ycck_jpeg() -> bytes:
+def ycck_jpeg(profile: bytes | None = None) -> bytes:
     """A YCCK JPEG (Adobe APP14 transform=2): Pillow cannot write one, so we encode the YCC+K
     planes as a 4-channel JPEG and flip the transform flag in the Adobe marker."""
     cmyk = cmyk_patches()
@@ -390,7 +401,7 @@ def ycck_jpeg() -> bytes:
         # Pillow writes CMYK inverted ("CMYK;I"): hand it 255 - stored so the file holds ``stored``.
         out.append(tuple(255 - max(0, min(255, v)) for v in stored))
     ycck.putdata(out)
-    data = bytearray(save(ycck, "JPEG", quality=100, subsampling=0))
+    data = bytearray(save(ycck, "JPEG", quality=100, subsampling=0, **({"icc_profile": profile} if profile else {})))
     at = data.find(b"\xff\xee")
     while at >= 0 and data[at + 4 : at + 9] != b"Adobe":
         at = data.find(b"\xff\xee", at + 2)

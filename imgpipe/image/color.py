@@ -98,14 +98,14 @@ def _profile_transform(profile: bytes, in_mode: str, out_mode: str) -> Any | Non
 def _scale_wide(im: Image.Image) -> Image.Image:
     """16/32-bit single-channel → 8-bit L by scaling, not clipping (Pillow's convert clips)."""
     if im.mode not in ("I", "F"):
-        return im.convert("I").point(lambda v: v / 257).convert("L")  # I;16 variants
+        return im.convert("I").point(lambda v: v / 257 + 0.5).convert("L")  # I;16 variants, rounded
     high = im.getextrema()[1]
     if im.mode == "F" and high <= 1.0:
-        return im.point(lambda v: v * 255).convert("L")  # float images in 0..1
+        return im.point(lambda v: v * 255 + 0.5).convert("L")  # float images in 0..1
     if high <= 255:
         return im.convert("L")
     divisor = 257 if high <= 65535 else high / 255
-    return im.point(lambda v: v / divisor).convert("L")
+    return im.point(lambda v: v / divisor + 0.5).convert("L")
 
 
 def to_srgb(im: Image.Image) -> Image.Image:
