@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -17,7 +17,7 @@ from constructs import Construct
 from .context import DeployOptions
 from .nag import acknowledge
 
-STAGE = "v1"
+STAGE = "prod"  # docs/openapi.yaml: https://{apiId}.execute-api.{region}.amazonaws.com/prod
 # Stage-wide throttle (every caller together) and the per-key usage plan.
 STAGE_RATE_LIMIT = 50  # requests per second, steady state
 STAGE_BURST_LIMIT = 100
@@ -30,14 +30,13 @@ CORS_MAX_AGE = Duration.minutes(10)
 # Query parameters of GET /upload-url (all required, see functions/api/logic.py:issue_upload_url).
 UPLOAD_URL_QUERY = ("filename", "contentType", "size")
 
-# Errors API Gateway answers itself (missing key, failed validation, throttling) get the API's own
-# error shape and CORS headers, so a browser can read them like the function's errors.
+# Errors API Gateway answers itself get CORS headers, so a browser can read them too.  A failed
+# parameter validation answers in the API's error shape (docs/openapi.yaml, Error); the others keep
+# API Gateway's own {"message": ...} body (docs/openapi.yaml, Forbidden).
 VALIDATION_ERROR_TEMPLATE = json.dumps(
     {"error": {"code": "INVALID_REQUEST", "message": "$context.error.validationErrorString"}}
 )
-GATEWAY_ERROR_TEMPLATE = json.dumps(
-    {"error": {"code": "$context.error.responseType", "message": "$context.error.messageString"}}
-)
+GATEWAY_ERROR_TEMPLATE = '{"message":$context.error.messageString}'  # API Gateway's default body
 
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -84,8 +83,10 @@ class Api(Construct):
             endpoint_types=[apigw.EndpointType.REGIONAL],
             api_key_source_type=apigw.ApiKeySourceType.HEADER,
             # Access and execution logging need the region's API Gateway CloudWatch role to be set.
+            # That setting is account-wide: the role is always retained, so deleting this stack can
+            # never break the logging of other APIs in the region.
             cloud_watch_role=True,
-            cloud_watch_role_removal_policy=options.removal_policy,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
                 stage_name=STAGE,
                 throttling_rate_limit=STAGE_RATE_LIMIT,

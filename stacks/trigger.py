@@ -54,17 +54,17 @@ class Trigger(Construct):
             },
         )
 
+        # The pattern is config's, shared with the local runtime's rule.
+        pattern = config.object_created_pattern(storage.input_bucket.bucket_name)
+        unknown = set(pattern) - {"source", "detail-type", "detail"}
+        if unknown:
+            raise ValueError(f"object_created_pattern has fields this stack does not map: {sorted(unknown)}")
         self.rule = events.Rule(
             self,
             "UploadCreated",
             description=f"Start the imgpipe workflow for new objects under {config.UPLOAD_PREFIX} of the input bucket",
             event_pattern=events.EventPattern(
-                source=["aws.s3"],
-                detail_type=["Object Created"],
-                detail={
-                    "bucket": {"name": [storage.input_bucket.bucket_name]},
-                    "object": {"key": [{"prefix": config.UPLOAD_PREFIX}]},
-                },
+                source=pattern.get("source"), detail_type=pattern.get("detail-type"), detail=pattern.get("detail")
             ),
         )
         self.rule.add_target(

@@ -155,6 +155,8 @@ def test_state_machine_definition_after_substitution_equals_the_asl_file(synth: 
 # ---- trigger -------------------------------------------------------------------------------------
 def test_rule_matches_object_created_under_upload_prefix_of_input_bucket(synth: Synth) -> None:
     (rule,) = synth.resources("AWS::Events::Rule").values()
+    input_bucket = {"Ref": synth.logical_id(synth.stack.storage.input_bucket)}
+    assert rule["Properties"]["EventPattern"] == config.object_created_pattern(input_bucket)  # type: ignore[arg-type]
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
@@ -428,13 +430,22 @@ def test_stage_traces_throttles_and_writes_json_access_logs(synth: Synth) -> Non
     assert fields["requestId"] == "$context.requestId" and fields["status"] == "$context.status"
 
 
-def test_gateway_errors_carry_cors_headers_and_the_api_error_shape(synth: Synth) -> None:
+def test_gateway_errors_carry_cors_headers_and_the_documented_bodies(synth: Synth) -> None:
     responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
     assert set(responses) == {"BAD_REQUEST_PARAMETERS", "DEFAULT_4XX", "DEFAULT_5XX"}
     for props in responses.values():
         assert props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
-        body = json.loads(props["ResponseTemplates"]["application/json"])
-        assert set(body["error"]) == {"code", "message"}
+    # Failed validation: the API's Error schema; the rest (403 for a missing key): {"message": ...}.
+    validation = json.loads(responses["BAD_REQUEST_PARAMETERS"]["ResponseTemplates"]["application/json"])
+    assert validation == {"error": {"code": "INVALID_REQUEST", "message": "$context.error.validationErrorString"}}
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert responses[kind]["ResponseTemplates"]["application/json"] == '{"message":$context.error.messageString}'
+
+
+def test_stage_is_the_one_documented_in_openapi(synth: Synth) -> None:
+    (stage,) = synth.resources("AWS::ApiGateway::Stage").values()
+    spec = (REPO_ROOT / "docs" / "openapi.yaml").read_text()
+    assert f"amazonaws.com/{stage['Properties']['StageName']}" in spec
 
 
 def test_stack_outputs(synth: Synth) -> None:
