@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import math
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -202,14 +203,28 @@ def _target_size(width: int, height: int, long_edge: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+# JPEG scaled decoding (libjpeg's DCT-domain 1/2, 1/4, 1/8) is fast but is not a good low-pass
+# filter on its own: on a zone plate it aliases visibly when it does the whole reduction, and its
+# 1/4 and 1/8 forms (close to a box filter) alias even with LANCZOS after them.  So the draft may
+# go down to 1/2 at most and must leave LANCZOS at least DRAFT_GAP of reduction to finish with
+# (tests/image/test_renditions.py measures it against a full-decode LANCZOS reference).
+DRAFT_GAP = 1.25
+
+
+def draft_request(width: int, height: int, largest_edge: int) -> tuple[int, int]:
+    """The size to hand ``Image.draft``: it picks the smallest scale not below this."""
+    tw, th = _target_size(width, height, largest_edge)
+    return max(math.ceil(tw * DRAFT_GAP), width // 3 + 1), max(math.ceil(th * DRAFT_GAP), height // 3 + 1)
+
+
 def decode(source: Source, largest_edge: int, limits: Limits) -> Decoded:
     """Decode the first frame, read the facts we keep, and return it upright in 8-bit sRGB."""
     im = source.image
     try:
         if source.format == "JPEG":
-            # Scaled decoding: libjpeg decodes straight at 1/2, 1/4 or 1/8 size when the largest
-            # rendition still fits; the draft never goes below the requested size.
-            im.draft("RGB" if im.mode != "CMYK" else "CMYK", _target_size(im.width, im.height, largest_edge))
+            # Scaled decoding: libjpeg decodes straight at 1/2 size when the largest rendition
+            # still fits with room to spare (see DRAFT_GAP).
+            im.draft("RGB" if im.mode != "CMYK" else "CMYK", draft_request(im.width, im.height, largest_edge))
         im.seek(0)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

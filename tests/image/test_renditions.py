@@ -1,0 +1,142 @@
+"""Point 7: configurable renditions; downscaling quality kept (no aliasing)."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import pytest
+from PIL import Image, ImageDraw, ImageStat
+
+from imgpipe.config import PipelineSettings, Rendition
+from imgpipe.image import core
+from imgpipe.image.render import render
+from imgpipe.image.sniff import sniff
+from tests import corpus
+from tests.image.helpers import NO_WATERMARK, psnr, render_one, settings
+
+ZONE_W, ZONE_H = 1200, 900
+
+
+def test_default_renditions_fit_the_long_edge():
+    data = corpus.save(corpus.photo(2000, 1500), "JPEG")
+
+    _, encoded = render(data, PipelineSettings(watermark=NO_WATERMARK))
+
+    assert [(e.name, e.width, e.height, e.format) for e in encoded] == [
+        ("large", 1600, 1200, "jpeg"),
+        ("medium", 800, 600, "jpeg"),
+        ("small", 320, 240, "jpeg"),
+    ]
+    for e in encoded:
+        assert Image.open(io.BytesIO(e.data)).size == (e.width, e.height)
+
+
+def test_renditions_never_upscale():
+    _, encoded = render(corpus.save(corpus.photo(640, 480), "PNG"), PipelineSettings(watermark=NO_WATERMARK))
+
+    assert [(e.width, e.height) for e in encoded] == [(640, 480), (640, 480), (320, 240)]
+
+
+def test_portrait_and_extreme_aspect_ratios():
+    tall = render_one(corpus.save(corpus.photo(300, 1200), "PNG"), edge=400)[1]
+    thin = render_one(corpus.save(Image.new("RGB", (4000, 3), "red"), "PNG"), edge=1600)[1]
+    tiny = render_one(corpus.save(Image.new("RGB", (1, 1), "red"), "PNG"), edge=1600)[1]
+
+    assert (tall.width, tall.height) == (100, 400)
+    assert (thin.width, thin.height) == (1600, 1)
+    assert (tiny.width, tiny.height) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "sniffed", "content_type", "extension"),
+    [("jpeg", "JPEG", "image/jpeg", "jpg"), ("webp", "WEBP", "image/webp", "webp"), ("avif", "AVIF", "image/avif", "avif"), ("png", "PNG", "image/png", "png")],
+)
+def test_each_output_format_is_what_it_says(fmt, sniffed, content_type, extension):
+    _, encoded, image = render_one(corpus.save(corpus.photo(200, 150), "PNG"), fmt=fmt, edge=100)
+
+    assert sniff(encoded.data) == sniffed
+    assert (encoded.format, encoded.content_type, encoded.extension) == (fmt, content_type, extension)
+    assert image.size == (100, 75)
+
+
+def test_auto_keeps_transparency_in_an_alpha_capable_format_and_uses_jpeg_otherwise():
+    transparent = corpus.photo(64, 48).convert("RGBA")
+    transparent.putalpha(Image.linear_gradient("L").resize((64, 48)))
+
+    _, with_alpha, image = render_one(corpus.save(transparent, "PNG"), fmt="auto")
+    _, opaque, _ = render_one(corpus.save(corpus.photo(64, 48), "PNG"), fmt="auto")
+
+    assert with_alpha.format == "webp" and image.mode == "RGBA"
+    assert image.getchannel("A").getextrema()[0] < 20
+    assert opaque.format == "jpeg"
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif"])
+def test_quality_setting_reaches_the_encoder(fmt):
+    data = corpus.save(corpus.photo(320, 240), "PNG")
+
+    low = render(data, settings(Rendition("out", 320, fmt, 20)))[1][0]
+    high = render(data, settings(Rendition("out", 320, fmt, 95)))[1][0]
+
+    assert len(low.data) < len(high.data)
+
+
+def test_several_renditions_keep_their_configured_order_names_and_formats():
+    renditions = (Rendition("hero", 300, "webp", 80), Rendition("thumb", 64, "png"), Rendition("mid", 150, "avif", 60))
+
+    _, encoded = render(corpus.save(corpus.photo(400, 300), "JPEG"), settings(*renditions))
+
+    assert [(e.name, e.format, e.width) for e in encoded] == [("hero", "webp", 300), ("thumb", "png", 64), ("mid", "avif", 150)]
+
+
+# ---- downscaling quality: zone plate against a full-decode LANCZOS reference --------------------
+def aliasing(image: Image.Image) -> float:
+    """Contrast left in the zone plate's outer region, where every ring is finer than the
+    rendition's Nyquist limit: a correct downscale leaves it almost flat grey, an aliasing one
+    fills it with moiré rings (NEAREST ~90, BOX ~27 at 1/3 scale, LANCZOS ~12)."""
+    w, h = image.size
+    scale = w / ZONE_W
+    k = math.pi * 0.45 / math.hypot(ZONE_W / 2, ZONE_H / 2)
+    radius = 1.15 * (0.5 * scale * math.pi / k) * scale  # in rendition pixels
+    mask = Image.new("L", (w, h), 255)
+    ImageDraw.Draw(mask).ellipse((w / 2 - radius, h / 2 - radius, w / 2 + radius, h / 2 + radius), fill=0)
+    return ImageStat.Stat(image.convert("L"), mask).stddev[0]
+
+
+def reference(data: bytes, size: tuple[int, int]) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB").resize(size, Image.Resampling.LANCZOS)
+
+
+def test_the_aliasing_measure_tells_good_from_bad_resampling():
+    plate = corpus.zone_plate_cached(ZONE_W, ZONE_H)
+    good = aliasing(plate.resize((400, 300), Image.Resampling.LANCZOS))
+
+    assert aliasing(plate.resize((400, 300), Image.Resampling.NEAREST)) > 3 * good
+    assert aliasing(plate.reduce(3)) > 1.5 * good  # box filter
+
+
+def test_lossless_sources_are_resized_exactly_like_the_reference():
+    data = corpus.save(corpus.zone_plate_cached(ZONE_W, ZONE_H), "PNG")
+
+    _, _, image = render_one(data, edge=400)
+
+    assert psnr(image, reference(data, image.size)) >= 45
+
+
+@pytest.mark.parametrize("edge", [150, 200, 300, 400, 600, 1000])
+def test_jpeg_scaled_decoding_does_not_alias(edge):
+    data = corpus.save(corpus.zone_plate_cached(ZONE_W, ZONE_H), "JPEG", quality=95)
+
+    _, _, image = render_one(data, edge=edge)
+    expected = reference(data, image.size)
+
+    assert aliasing(image) <= 1.1 * aliasing(expected) + 0.5
+    assert psnr(image, expected) >= 30
+
+
+def test_jpeg_drafts_go_no_lower_than_half_size_and_leave_lanczos_some_work():
+    assert core.draft_request(4000, 3000, 1600) == (2000, 1500)  # decoded at 1/2, LANCZOS 1.25x
+    assert core.draft_request(3200, 2400, 1600) == (2000, 1500)  # 1/2 would be exactly 1600: full decode
+    w, h = core.draft_request(8000, 6000, 320)
+    assert 8000 // w < 4 and 6000 // h < 4  # never 1/4 or 1/8
