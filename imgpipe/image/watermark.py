@@ -73,7 +73,7 @@ def _logo_stamp(logo: Image.Image, height: int, opacity: float) -> Image.Image:
 
 def build_stamp(text: str, logo: Image.Image | None, px: int, opacity: float) -> Image.Image | None:
     """The watermark as one RGBA image: [logo] [text], vertically centred on each other."""
-    text_stamp = _text_stamp(text, px, opacity) if text else None
+    text_stamp = _text_stamp(text, px, opacity) if text.strip() else None
     if logo is None:
         return text_stamp.copy() if text_stamp is not None else None
     logo_stamp = _logo_stamp(logo, px * 2, opacity)
@@ -130,7 +130,7 @@ def apply(im: Image.Image, settings: Watermark, logo: Image.Image | None = None)
     Nothing is drawn when there is neither text nor logo, or when the rendition's long edge is
     below ``settings.min_edge``.
     """
-    if not (settings.text or logo is not None) or max(im.size) < settings.min_edge:
+    if not (settings.text.strip() or logo is not None) or max(im.size) < settings.min_edge:
         return im
     short = min(im.size)
     px = max(MIN_TEXT_PX, round(short * settings.size))
