@@ -195,3 +195,17 @@ def test_the_pipeline_watermarks_large_renditions_and_skips_small_ones():
 
     assert reopen(big.data).getextrema() != ((128, 128),) * 3
     assert reopen(thumb.data).getextrema() == ((128, 128),) * 3
+
+
+@pytest.mark.parametrize("offset", [(-30, -20), (W - 40, H - 30), (-30, H - 30)])
+def test_stamps_crossing_the_edges_are_clipped_and_composited_over(offset):
+    stamp = Image.new("RGBA", (100, 60), (255, 255, 255, 0))
+    stamp.paste((255, 255, 255, 140), (10, 10, 90, 50))
+    rgb, rgba = canvas(), canvas(mode="RGBA")
+
+    watermark.composite(rgb, stamp, *offset)
+    watermark.composite(rgba, stamp, *offset)
+
+    assert rgba.getchannel("A").getextrema() == (255, 255)  # a paste would have punched holes
+    assert ImageChops.difference(rgba.convert("RGB"), rgb).getextrema() <= ((0, 1),) * 3
+    assert changed_box(canvas(), rgb) is not None
