@@ -86,7 +86,7 @@ class Functions(Construct):
             grant(self.functions[name], storage, table, options)
 
         for step in config.STEPS:
-            self._acknowledge(self.functions[step.name], storage)
+            self._acknowledge(self.functions[step.name])
 
     # ---- one function ----------------------------------------------------------------------------
     def _function(self, step: Step, environment: dict[str, str], options: DeployOptions) -> lambda_.Function:
@@ -152,7 +152,7 @@ class Functions(Construct):
         table.table.grant(fn, "dynamodb:PutItem", "dynamodb:GetItem")  # create_awaiting, get
 
     # ---- cdk-nag acknowledgements, each on the narrowest construct ---------------------------------
-    def _acknowledge(self, fn: lambda_.Function, storage: Storage) -> None:
+    def _acknowledge(self, fn: lambda_.Function) -> None:
         stack = Stack.of(self)
         acknowledge(
             fn,
