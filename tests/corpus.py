@@ -533,6 +533,7 @@ def png_pixel_bomb(width: int = 8000, height: int = 8000) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
+@lru_cache(maxsize=4)
 def _bomb_stream(inflated: int) -> bytes:
     compressor = zlib.compressobj(9)
     block = b"\x00" * (1 << 20)
@@ -652,6 +653,11 @@ def refused_files() -> list[tuple[str, bytes, str]]:
 
     Small (< 200 KB each) and quick: meant to be pushed through the whole local state machine.
     """
+    return list(_refused_files())
+
+
+@lru_cache(maxsize=1)
+def _refused_files() -> tuple[tuple[str, bytes, str], ...]:
     jpeg = save(photo(160, 120), "JPEG", quality=85)
     png = save(photo(160, 120), "PNG")
     files = [
@@ -704,4 +710,4 @@ def refused_files() -> list[tuple[str, bytes, str]]:
         ("too-many-frames.gif", gif_frames(501), "IMAGE_TOO_LARGE"),
         ("too-many-frames.png", apng_claiming_frames(100_000), "IMAGE_TOO_LARGE"),
     ]
-    return files
+    return tuple(files)

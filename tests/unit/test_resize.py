@@ -1,0 +1,123 @@
+"""The resize step over a fake in-memory store."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from functions.resize.logic import intermediate_key, resize_image
+from imgpipe.config import PipelineSettings, Rendition, Watermark
+from imgpipe.errors import PermanentError
+from tests import corpus
+from tests.fakes import FakeStore
+
+INPUT, OUTPUT = "uploads-bucket", "output-bucket"
+SETTINGS = PipelineSettings(renditions=(Rendition("large", 400), Rendition("small", 100, "webp")))
+
+
+def event(key: str = "uploads/img-1/photo.jpg") -> dict:
+    return {"imageId": "img-1", "source": {"bucket": INPUT, "key": key, "size": 0, "eTag": "e"}}
+
+
+def store_with(data: bytes, key: str = "uploads/img-1/photo.jpg") -> FakeStore:
+    store = FakeStore()
+    store.put(INPUT, key, data, "application/octet-stream")
+    return store
+
+
+def test_writes_one_lossless_upright_intermediate_per_rendition():
+    store = store_with(corpus.oriented(6, "JPEG", width=600, height=400))
+
+    result = resize_image(event(), store, SETTINGS, OUTPUT)
+
+    assert result["intermediates"] == [
+        {"name": "large", "key": "work/img-1/large.png", "width": 400, "height": 267},
+        {"name": "small", "key": "work/img-1/small.png", "width": 100, "height": 67},
+    ]
+    assert store.keys(OUTPUT) == ["work/img-1/large.png", "work/img-1/small.png"]
+    for item in result["intermediates"]:
+        stored = store.objects[(OUTPUT, item["key"])]
+        assert stored.content_type == "image/png"
+        image = Image.open(io.BytesIO(stored.data))
+        assert image.format == "PNG" and image.mode == "RGB" and image.size == (item["width"], item["height"])
+        assert not set(image.info) - {"dpi"}  # no text, ICC, EXIF chunks
+    # upright: the top-left quadrant of the picture is red
+    large = Image.open(io.BytesIO(store.data(OUTPUT, "work/img-1/large.png"))).convert("RGB")
+    assert large.getpixel((40, 40))[0] > 180 and large.getpixel((40, 40))[2] < 80
+
+
+def test_returns_the_original_facts_for_the_record():
+    data = corpus.private_jpeg(width=320, height=240)
+    store = store_with(data)
+
+    original = resize_image(event(), store, SETTINGS, OUTPUT)["original"]
+
+    assert original["key"] == "uploads/img-1/photo.jpg"
+    assert (original["format"], original["mime"], original["width"], original["height"]) == ("JPEG", "image/jpeg", 320, 240)
+    assert original["bytes"] == len(data) and len(original["sha256"]) == 64
+    assert original["camera"]["gps_present"] is True and "SECRET" not in json.dumps(original)
+    assert len(json.dumps(original)) < 2000  # a small Step Functions payload
+
+
+def test_transparency_survives_into_the_intermediate():
+    rgba = corpus.photo(200, 100).convert("RGBA")
+    rgba.putalpha(Image.linear_gradient("L").resize((200, 100)))
+    store = store_with(corpus.save(rgba, "PNG"), "uploads/img-1/a.png")
+
+    result = resize_image(event("uploads/img-1/a.png"), store, SETTINGS, OUTPUT)
+
+    assert result["original"]["has_alpha"] is True
+    assert Image.open(io.BytesIO(store.data(OUTPUT, "work/img-1/large.png"))).mode == "RGBA"
+
+
+def test_a_retry_overwrites_instead_of_accumulating():
+    store = store_with(corpus.save(corpus.photo(300, 200), "JPEG"))
+
+    first = resize_image(event(), store, SETTINGS, OUTPUT)
+    second = resize_image(event(), store, SETTINGS, OUTPUT)
+
+    assert first == second
+    assert store.keys(OUTPUT) == ["work/img-1/large.png", "work/img-1/small.png"]
+
+
+@pytest.mark.parametrize(("name", "data", "code"), corpus.refused_files()[::6], ids=lambda v: v if isinstance(v, str) else "")
+def test_a_refused_file_raises_its_code_and_writes_nothing(name, data, code):
+    store = store_with(data)
+
+    with pytest.raises(PermanentError) as caught:
+        resize_image(event(), store, SETTINGS, OUTPUT)
+
+    assert caught.value.code == code
+    assert store.keys(OUTPUT) == []
+
+
+def test_a_missing_source_is_source_missing():
+    with pytest.raises(PermanentError) as caught:
+        resize_image(event(), FakeStore(), SETTINGS, OUTPUT)
+    assert caught.value.code == "SOURCE_MISSING"
+
+
+def test_an_object_over_the_byte_limit_is_refused_by_the_read():
+    data = corpus.save(corpus.photo(300, 200), "PNG")
+    store = store_with(data)
+    settings = PipelineSettings(limits=PipelineSettings().limits.__class__(max_bytes=len(data) - 1))
+
+    with pytest.raises(PermanentError) as caught:
+        resize_image(event(), store, settings, OUTPUT)
+    assert caught.value.code == "IMAGE_TOO_LARGE"
+
+
+def test_the_copyright_line_rides_along_only_when_kept():
+    data = corpus.private_jpeg()
+    for keep in (False, True):
+        store = store_with(data)
+        resize_image(event(), store, PipelineSettings(keep_copyright=keep, watermark=Watermark(text="")), OUTPUT)
+        info = Image.open(io.BytesIO(store.data(OUTPUT, "work/img-1/large.png"))).info
+        assert info.get("Copyright") == (corpus.SECRETS["copyright"] if keep else None)
+
+
+def test_intermediate_keys_are_deterministic():
+    assert intermediate_key("abc", "large") == "work/abc/large.png"
