@@ -91,6 +91,28 @@ class InvokeResult:
         return json.dumps(self.payload, default=str).encode()
 
 
+def call_handler(handler: Handler, event: Any, context: LambdaContext) -> InvokeResult:
+    try:
+        return InvokeResult(handler(event, context))
+    except Exception as exc:  # reported to the caller as the Lambda service would
+        return InvokeResult(
+            {
+                "errorMessage": str(exc),
+                "errorType": type(exc).__name__,
+                "requestId": context.aws_request_id,
+                "stackTrace": traceback.format_exception(exc)[-5:],
+            },
+            error_type="Unhandled",
+        )
+
+
+def timed_out(timeout_s: float, request_id: str) -> InvokeResult:
+    return InvokeResult(
+        {"errorMessage": f"Task timed out after {timeout_s:.2f} seconds", "errorType": "Sandbox.Timedout", "requestId": request_id},
+        error_type="Unhandled",
+    )
+
+
 class LambdaService:
     """Our functions by name, with a seam for tests to inject faults (``override``)."""
 
@@ -99,6 +121,7 @@ class LambdaService:
         self._overrides: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self.invocations: dict[str, int] = {f.name: 0 for f in functions}
+        self._pool: Any = None
 
     def by_step(self, step_name: str) -> LocalFunction:
         return next(f for f in self.functions.values() if f.step.name == step_name)
@@ -116,44 +139,39 @@ class LambdaService:
             with self._lock:
                 self._overrides.pop(function.name, None)
 
+    def start_workers(self, count: int, environment: dict[str, str]) -> None:
+        """Run handlers in ``count`` worker processes (imgpipe.local.workers); overridden
+        (fault-injected) functions still run in this process, where the override lives."""
+        from imgpipe.local.workers import WorkerPool
+
+        self._pool = WorkerPool(count, environment)
+
+    def stop_workers(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
     def invoke(self, name: str, event: Any) -> InvokeResult:
         function = self.functions[name]
         with self._lock:
             self.invocations[name] += 1
-            handler = self._overrides.get(name)
-        handler = handler or function.resolve()
-        context = LambdaContext(function.name, function.step.memory_mb, function.step.timeout_s, function.arn)
+            override = self._overrides.get(name)
+        timeout = function.step.timeout_s
+        if override is None and self._pool is not None:
+            return self._pool.invoke(function.step, function.name, function.arn, event)
+        handler = override or function.resolve()
+        context = LambdaContext(function.name, function.step.memory_mb, timeout, function.arn)
         outcome: dict[str, InvokeResult] = {}
 
         def run() -> None:
-            try:
-                outcome["result"] = InvokeResult(handler(event, context))
-            except Exception as exc:  # reported to the caller as the Lambda service would
-                outcome["result"] = InvokeResult(
-                    {
-                        "errorMessage": str(exc),
-                        "errorType": type(exc).__name__,
-                        "requestId": context.aws_request_id,
-                        "stackTrace": traceback.format_exception(exc)[-5:],
-                    },
-                    error_type="Unhandled",
-                )
+            outcome["result"] = call_handler(handler, event, context)
 
         # The function's timeout is enforced as on Lambda; a timed-out thread cannot be killed,
         # but its result is discarded and the caller sees Sandbox.Timedout.
         worker = threading.Thread(target=run, name=f"lambda-{name}", daemon=True)
         worker.start()
-        worker.join(function.step.timeout_s)
-        if worker.is_alive():
-            return InvokeResult(
-                {
-                    "errorMessage": f"Task timed out after {function.step.timeout_s:.2f} seconds",
-                    "errorType": "Sandbox.Timedout",
-                    "requestId": context.aws_request_id,
-                },
-                error_type="Unhandled",
-            )
-        return outcome["result"]
+        worker.join(timeout)
+        return timed_out(timeout, context.aws_request_id) if worker.is_alive() else outcome["result"]
 
     def wsgi(self, downstream: Callable[..., Any]) -> Callable[..., Any]:
         """Wrap moto's WSGI app: our functions' Invoke calls are answered here."""

@@ -42,12 +42,16 @@ class LocalStack:
         api_key: str | None = None,
         names: LocalNames | None = None,
         log_level: str = "WARNING",
+        workers: int | None = None,
     ):
         self.host = host
         self.settings = settings or config.PipelineSettings()
         self.api_key = api_key
         self.names = names or LocalNames()
         self.log_level = log_level
+        # One worker process per core by default, as Lambda would run concurrent invocations in
+        # separate sandboxes; 0 runs every handler in this process (debuggers, profilers).
+        self.workers = os.cpu_count() or 1 if workers is None else workers
         self._requested_ports = (api_port, aws_port)
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
         self._saved_env: dict[str, str | None] = {}
@@ -112,6 +116,8 @@ class LocalStack:
         for key, value in env.items():
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
+        if self.workers:
+            self.lambdas.start_workers(self.workers, env)
         # Handlers build their clients once per "container"; a new stack is a new container.
         default_runtime.cache_clear()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -121,6 +127,7 @@ class LocalStack:
     def stop(self) -> None:
         if self.target:
             self.target.stop()
+        self.lambdas.stop_workers()
         if self._servers:
             # moto's backends are process-wide: leave nothing behind for the next stack.
             import urllib.request

@@ -1,0 +1,38 @@
+"""Handlers run in worker processes (one sandbox per concurrent invocation), as on Lambda."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from imgpipe.config import METADATA
+from imgpipe.local.workers import WorkerPool, serve
+
+
+def test_the_stack_runs_handlers_outside_the_test_process(stack, client, photo):
+    assert stack.lambdas._pool is not None
+    image_id = client.upload("pooled.jpg", photo, "image/jpeg")
+    assert client.wait(image_id)["status"] == "COMPLETE"
+
+
+def test_a_worker_that_dies_is_reported_as_runtime_exit_error_and_replaced(stack):
+    pool = WorkerPool(1, {})
+    try:
+        (worker,) = pool._all
+        worker.kill()
+        result = pool.invoke(METADATA, "imgpipe-metadata", "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-metadata", {})
+        assert result.error_type == "Unhandled"
+        assert result.payload["errorType"] == "Runtime.ExitError"
+        (replacement,) = pool._all
+        assert replacement is not worker and replacement.process.poll() is None
+    finally:
+        pool.close()
+
+
+def test_worker_protocol_reports_handler_errors_as_lambda_does(stack):
+    requests = io.BytesIO(json.dumps({"step": "metadata", "name": "imgpipe-metadata", "arn": "arn", "event": {}}).encode() + b"\n")
+    replies = io.BytesIO()
+    serve(requests, replies)
+    reply = json.loads(replies.getvalue())
+    assert reply["error_type"] == "Unhandled"
+    assert reply["payload"]["errorType"] == "KeyError"  # the metadata step got no imageId
