@@ -16,6 +16,7 @@ The order of ``resize`` is the security story (docs/image-handling.md):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -126,6 +127,7 @@ def _label(fmt: str) -> str:
     return FORMAT_LABELS.get(fmt, fmt)
 
 
+@functools.cache
 def _register_heif() -> None:
     # pillow-heif is imported only when a HEIF file arrives: it is a cold-start cost the other
     # formats should not pay.  Depth maps and auxiliary images are never used: don't parse them.
@@ -140,19 +142,19 @@ def _megapixels(pixels: int) -> str:
 
 def check_size(width: int, height: int, limits: Limits, fmt: str) -> None:
     if width <= 0 or height <= 0:
-        raise CORRUPT_IMAGE(f"the {_label(fmt)} file is damaged (it claims a {width}x{height} image)")
+        raise CORRUPT_IMAGE(f"The {_label(fmt)} file is damaged (it claims a {width}x{height} image)")
     if max(width, height) > limits.max_edge:
-        raise IMAGE_TOO_LARGE(f"the image is {width}x{height} pixels; the longest side may be at most {limits.max_edge}")
+        raise IMAGE_TOO_LARGE(f"The image is {width}x{height} pixels; the longest side may be at most {limits.max_edge}")
     if width * height > limits.max_pixels:
         raise IMAGE_TOO_LARGE(
-            f"the image is {width}x{height} pixels ({_megapixels(width * height)}); the limit is {_megapixels(limits.max_pixels)}"
+            f"The image is {width}x{height} pixels ({_megapixels(width * height)}); the limit is {_megapixels(limits.max_pixels)}"
         )
 
 
 def open_checked(data: bytes, limits: Limits) -> Source:
     """Sniff, scan and open header-only; enforce every limit before any pixel is decoded."""
     if len(data) > limits.max_bytes:
-        raise IMAGE_TOO_LARGE(f"the file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB")
+        raise IMAGE_TOO_LARGE(f"The file is {len(data) / 1e6:.1f} MB; the limit is {limits.max_bytes / 1e6:.0f} MB")
     fmt = sniff(data)
     scan = probe(data, fmt, limits)
     if fmt == "HEIF":
@@ -163,17 +165,17 @@ def open_checked(data: bytes, limits: Limits) -> Source:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError:
-        raise IMAGE_TOO_LARGE(f"the image is larger than the limit of {_megapixels(limits.max_pixels)}") from None
+        raise IMAGE_TOO_LARGE(f"The image is larger than the limit of {_megapixels(limits.max_pixels)}") from None
     except Exception as exc:  # a hostile header can raise anything from a plugin
         log.info("open failed for %s: %r", fmt, exc)
-        raise CORRUPT_IMAGE(f"the {_label(fmt)} file is damaged or incomplete and cannot be read") from None
+        raise CORRUPT_IMAGE(f"The {_label(fmt)} file is damaged or incomplete and cannot be read") from None
     width, height = im.size
     check_size(width, height, limits, fmt)
     if fmt == "TIFF":
         _check_tiff(im, limits)
     frames = scan.frames if scan.frames is not None else _count_frames(im, fmt)
     if frames > limits.max_frames:
-        raise IMAGE_TOO_LARGE(f"the image has {frames} frames; the limit is {limits.max_frames}")
+        raise IMAGE_TOO_LARGE(f"The image has {frames} frames; the limit is {limits.max_frames}")
     return Source(im, fmt, width, height, frames, scan.duration_ms if frames > 1 else None)
 
 
@@ -184,17 +186,17 @@ def _count_frames(im: Image.Image, fmt: str) -> int:
         return max(1, int(getattr(im, "n_frames", 1)))
     except Exception as exc:
         log.info("frame count failed for %s: %r", fmt, exc)
-        raise CORRUPT_IMAGE(f"the {_label(fmt)} file is damaged or incomplete and cannot be read") from None
+        raise CORRUPT_IMAGE(f"The {_label(fmt)} file is damaged or incomplete and cannot be read") from None
 
 
 def _check_tiff(im: Image.Image, limits: Limits) -> None:
     tags = getattr(im, "tag_v2", {})
     if 50706 in tags:  # DNGVersion
-        raise UNSUPPORTED_FORMAT(f"camera RAW (DNG) files are not supported; {ACCEPTED_HINT}")
+        raise UNSUPPORTED_FORMAT(f"Camera RAW (DNG) files are not supported; {ACCEPTED_HINT}")
     tile_w, tile_h = tags.get(322), tags.get(323)
     # libtiff allocates a whole tile at a time: a tiny image with a huge tile is a bomb too.
     if isinstance(tile_w, int) and isinstance(tile_h, int) and tile_w * tile_h > limits.max_pixels:
-        raise IMAGE_TOO_LARGE(f"the TIFF file's tiles are {tile_w}x{tile_h} pixels, over the limit")
+        raise IMAGE_TOO_LARGE(f"The TIFF file's tiles are {tile_w}x{tile_h} pixels, over the limit")
 
 
 def _target_size(width: int, height: int, long_edge: int) -> tuple[int, int]:
@@ -232,10 +234,10 @@ def decode(source: Source, largest_edge: int, limits: Limits) -> Decoded:
     except PermanentError:
         raise
     except Image.DecompressionBombError:
-        raise IMAGE_TOO_LARGE(f"the image is larger than the limit of {_megapixels(limits.max_pixels)}") from None
+        raise IMAGE_TOO_LARGE(f"The image is larger than the limit of {_megapixels(limits.max_pixels)}") from None
     except Exception as exc:  # truncated data, bad Huffman tables, libtiff/libheif errors, ...
         log.info("decode failed for %s: %r", source.format, exc)
-        raise CORRUPT_IMAGE(f"the {_label(source.format)} file is damaged or incomplete and cannot be read") from None
+        raise CORRUPT_IMAGE(f"The {_label(source.format)} file is damaged or incomplete and cannot be read") from None
     # Some decoders only know the final size once they ran (HEIF): the limit holds for it too.
     if source.format != "JPEG":
         check_size(im.width, im.height, limits, source.format)
@@ -255,13 +257,13 @@ def decode(source: Source, largest_edge: int, limits: Limits) -> Decoded:
         image = color.to_srgb(im)
     except Exception as exc:
         log.info("colour conversion failed for %s mode %s: %r", source.format, im.mode, exc)
-        raise UNSUPPORTED_FORMAT(f"this kind of {_label(source.format)} image ({im.mode}) is not supported") from None
-    if image is not im:
-        im.close()  # release the decoded original now, not when the request ends
+        raise UNSUPPORTED_FORMAT(f"This kind of {_label(source.format)} image ({im.mode}) is not supported") from None
     image = color.drop_opaque_alpha(image)
     method = ORIENTATION_TRANSPOSE.get(orientation)
     if method is not None:
         image = image.transpose(method)
+    if image is not im:
+        im.close()  # release the decoded original now (the Source still refers to it)
     image.info = {}  # nothing from the original travels further: no EXIF, XMP, ICC, comments
     return Decoded(image, recorded, camera, copyright_line)
 
