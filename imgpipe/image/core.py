@@ -242,7 +242,11 @@ def decode(source: Source, largest_edge: int, limits: Limits) -> Decoded:
     if source.format != "JPEG":
         check_size(im.width, im.height, limits, source.format)
 
-    orientation = metadata.orientation(im)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow warns about every malformed EXIF entry: not log-worthy
+        orientation = metadata.orientation(im)
+        camera = metadata.camera_facts(im)
+        copyright_line = metadata.copyright_line(im)
     if source.format == "HEIF":
         # libheif has already applied the container's rotation/mirroring; pillow-heif resets the
         # EXIF tag to 1 and keeps the original value for reference.
@@ -250,8 +254,6 @@ def decode(source: Source, largest_edge: int, limits: Limits) -> Decoded:
         recorded = original if isinstance(original, int) and 1 <= original <= 8 else 1
     else:
         recorded = orientation
-    camera = metadata.camera_facts(im)
-    copyright_line = metadata.copyright_line(im)
 
     try:
         image = color.to_srgb(im)

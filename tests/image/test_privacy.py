@@ -7,11 +7,11 @@ import json
 import pytest
 from PIL import Image
 
+from imgpipe.config import Rendition
 from imgpipe.image import metadata
 from imgpipe.image.render import render
 from tests import corpus
-from tests.image.helpers import render_one, reopen, settings
-from imgpipe.config import Rendition
+from tests.image.helpers import render_one, settings
 
 PRIVATE_INPUTS = {
     "jpeg": corpus.private_jpeg,
