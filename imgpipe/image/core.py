@@ -161,8 +161,9 @@ def open_checked(data: bytes, limits: Limits) -> Source:
         _register_heif()
     try:
         with warnings.catch_warnings():
-            # Our limit is checked right below; Pillow's warning threshold is not ours.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Our limit is checked right below (Pillow's bomb warning threshold is not ours), and
+            # Pillow's warnings about malformed metadata in hostile files are not worth a log line.
+            warnings.simplefilter("ignore")
             im = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError:
         raise IMAGE_TOO_LARGE(f"The image is larger than the limit of {_megapixels(limits.max_pixels)}") from None
@@ -229,7 +230,7 @@ def decode(source: Source, largest_edge: int, limits: Limits) -> Decoded:
             im.draft("RGB" if im.mode != "CMYK" else "CMYK", draft_request(im.width, im.height, largest_edge))
         im.seek(0)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")
             im.load()
     except PermanentError:
         raise
