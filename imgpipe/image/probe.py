@@ -47,7 +47,7 @@ def probe(data: bytes, fmt: str, limits: Limits) -> Probe:
 
 
 def _too_many_frames(frames: int, limits: Limits) -> IMAGE_TOO_LARGE:
-    return IMAGE_TOO_LARGE(f"the animation has {frames} frames or more; the limit is {limits.max_frames}")
+    return IMAGE_TOO_LARGE(f"The animation has {frames} frames or more; the limit is {limits.max_frames}")
 
 
 # ---- PNG ----------------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ def _png(data: bytes, limits: Limits) -> Probe:
             break  # truncated or malformed: the decoder reports it as such
         chunks += 1
         if chunks > MAX_PNG_CHUNKS:
-            raise CORRUPT_IMAGE("the PNG file is malformed (far too many chunks)")
+            raise CORRUPT_IMAGE("The PNG file is malformed (far too many chunks)")
         if ctype == b"acTL" and length >= 8:
             frames = int.from_bytes(data[start : start + 4], "big")
             if frames > limits.max_frames:
@@ -93,12 +93,12 @@ def _png(data: bytes, limits: Limits) -> Probe:
             else:
                 inflated = _inflated_size(payload, MAX_METADATA_CHUNK)
                 if inflated > MAX_METADATA_CHUNK:
-                    raise IMAGE_TOO_LARGE("the PNG file's metadata expands to an unreasonable size")
+                    raise IMAGE_TOO_LARGE("The PNG file's metadata expands to an unreasonable size")
                 metadata += max(inflated, 0)
         elif ctype in (b"tEXt", b"eXIf"):
             metadata += length
         if metadata > MAX_METADATA_TOTAL:
-            raise IMAGE_TOO_LARGE("the PNG file carries an unreasonable amount of metadata")
+            raise IMAGE_TOO_LARGE("The PNG file carries an unreasonable amount of metadata")
         if ctype == b"IEND":
             break
         pos = end + 4  # skip the CRC
@@ -142,7 +142,7 @@ def _gif(data: bytes, limits: Limits) -> Probe:
             n = data[p]
             steps += 1
             if steps > MAX_GIF_BLOCKS:
-                raise CORRUPT_IMAGE("the GIF file is malformed (far too many blocks)")
+                raise CORRUPT_IMAGE("The GIF file is malformed (far too many blocks)")
             p += 1 + n
             if n == 0:
                 break
@@ -186,7 +186,7 @@ def _webp(data: bytes, limits: Limits) -> Probe:
         start = pos + 8
         chunks += 1
         if chunks > MAX_PNG_CHUNKS:
-            raise CORRUPT_IMAGE("the WebP file is malformed (far too many chunks)")
+            raise CORRUPT_IMAGE("The WebP file is malformed (far too many chunks)")
         if fourcc == b"ANMF" and length >= 16:
             frames += 1
             if frames > limits.max_frames:
@@ -203,7 +203,7 @@ def _jpeg(data: bytes) -> Probe:
     # 0xFFDA only ever appears as a marker: entropy-coded data stuffs every 0xFF with 0x00.
     scans = data.count(b"\xff\xda")
     if scans > MAX_JPEG_SCANS:
-        raise CORRUPT_IMAGE("the JPEG file is malformed (far too many scans)")
+        raise CORRUPT_IMAGE("The JPEG file is malformed (far too many scans)")
     return Probe()
 
 

@@ -92,11 +92,11 @@ def _iso_media_format(data: bytes) -> str:
             return "AVIF"
         if b"hvc1" in window:
             return "HEIF"
-        raise UNSUPPORTED_FORMAT(f"this HEIF variant is not supported; {ACCEPTED_HINT}")
+        raise UNSUPPORTED_FORMAT(f"This HEIF variant is not supported; {ACCEPTED_HINT}")
     label = major.decode("latin-1").strip() or "?"
     if major == b"crx ":
-        raise UNSUPPORTED_FORMAT(f"camera RAW files are not supported; {ACCEPTED_HINT}")
-    raise UNSUPPORTED_FORMAT(f"video and other media files (brand {label!r}) are not supported; {ACCEPTED_HINT}")
+        raise UNSUPPORTED_FORMAT(f"Camera RAW files are not supported; {ACCEPTED_HINT}")
+    raise UNSUPPORTED_FORMAT(f"Video and other media files (brand {label!r}) are not supported; {ACCEPTED_HINT}")
 
 
 def _looks_like_text(sample: bytes) -> bool:
@@ -115,7 +115,7 @@ def _looks_like_text(sample: bytes) -> bool:
 def sniff(data: bytes) -> str:
     """Return the Pillow format name for ``data`` or raise a permanent error saying why not."""
     if not data:
-        raise NOT_AN_IMAGE("the file is empty")
+        raise NOT_AN_IMAGE("The file is empty")
     head = data[:64]
     if head.startswith(b"\xff\xd8\xff"):
         return "JPEG"
@@ -127,7 +127,7 @@ def sniff(data: bytes) -> str:
         return "WEBP"
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         if head[8:10] == b"CR":
-            raise UNSUPPORTED_FORMAT(f"camera RAW files are not supported; {ACCEPTED_HINT}")
+            raise UNSUPPORTED_FORMAT(f"Camera RAW files are not supported; {ACCEPTED_HINT}")
         return "TIFF"
     if head[:2] == b"BM" and len(head) >= 26 and int.from_bytes(head[14:18], "little") in (12, 16, 40, 52, 56, 64, 108, 124):
         return "BMP"
@@ -137,14 +137,14 @@ def sniff(data: bytes) -> str:
         if head.startswith(signature):
             raise UNSUPPORTED_FORMAT(f"{name} files are not supported; {ACCEPTED_HINT}")
     if head[:4] in (b"\x00\x00\x01\x00", b"\x00\x00\x02\x00") and head[4:6] != b"\x00\x00" and head[9:10] == b"\x00":
-        raise UNSUPPORTED_FORMAT(f"icon (ICO/CUR) files are not supported; {ACCEPTED_HINT}")
+        raise UNSUPPORTED_FORMAT(f"Icon (ICO/CUR) files are not supported; {ACCEPTED_HINT}")
     if data.endswith(b"TRUEVISION-XFILE.\x00"):
         raise UNSUPPORTED_FORMAT(f"TGA files are not supported; {ACCEPTED_HINT}")
     if head[:2] in _NETPBM and head[2:3] in (b" ", b"\t", b"\r", b"\n"):
         raise UNSUPPORTED_FORMAT(f"Netpbm files are not supported; {ACCEPTED_HINT}")
     for signature, what in _NOT_IMAGE_SIGNATURES:
         if head.startswith(signature):
-            raise NOT_AN_IMAGE(f"the file is {what}, not an image")
+            raise NOT_AN_IMAGE(f"The file is {what}, not an image")
     lowered = data[:4096].lower()
     stripped = lowered.lstrip(b"\xef\xbb\xbf \t\r\n")
     for marker, name in _REFUSED_TEXT_MARKERS:
@@ -153,7 +153,7 @@ def sniff(data: bytes) -> str:
     if stripped.startswith(_MVG_STARTS):
         raise UNSUPPORTED_FORMAT(f"MVG files are not supported; {ACCEPTED_HINT}")
     if any(marker in lowered for marker in _HTML_MARKERS):
-        raise NOT_AN_IMAGE("the file is a web page (HTML), not an image")
+        raise NOT_AN_IMAGE("The file is a web page (HTML), not an image")
     if _looks_like_text(data[:1024]):
-        raise NOT_AN_IMAGE("the file is text, not an image")
-    raise NOT_AN_IMAGE("the file is not an image in any format we recognise")
+        raise NOT_AN_IMAGE("The file is text, not an image")
+    raise NOT_AN_IMAGE("The file is not an image in any format we recognise")
