@@ -3,12 +3,15 @@
 
 ``pip install --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64
 --only-binary=:all:`` downloads the published aarch64 wheels instead of building anything, so the
-layer can be produced on any OS/architecture.
+layer can be produced on any OS/architecture.  The imgpipe files shipped are those the functions
+import (found by scanning their import statements, transitively) plus the core modules and
+``imgpipe/image/``; the local runtime and the CLI never ship.
 The same function backs the CDK asset (``image_layer_code``), ``make synth`` and the tests.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.metadata
 import re
@@ -33,9 +36,12 @@ PIP_CACHE = REPO_ROOT / "build" / "pip-cache"
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 PYTHON_VERSION = "3.12"
 
-# What Lambdas import from imgpipe; the local runtime (imgpipe/local/) and the CLI stay out.
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+# Always shipped (the Lambda-side core and the whole image package), whatever the import scan finds.
 LAYER_FILES = ("__init__.py", "config.py", "errors.py", "aws.py", "runtime.py", "observability.py")
 LAYER_PACKAGES = ("image",)
+# Never shipped: the local runtime and the command line.
+EXCLUDED = ("local/", "cli.py")
 
 
 def pillow_requirement() -> str:
@@ -57,16 +63,64 @@ def requirements() -> list[str]:
     return [pillow_requirement(), pillow_heif_requirement()]
 
 
-def package_files() -> list[Path]:
-    """The imgpipe files shipped in the layer, relative to the package directory, sorted."""
-    files = [Path(name) for name in LAYER_FILES]
-    for package in LAYER_PACKAGES:
-        files += sorted(
-            p.relative_to(PACKAGE_DIR)
-            for p in (PACKAGE_DIR / package).rglob("*.py")
-            if "__pycache__" not in p.parts
-        )
+def _module_file(module: str) -> Path | None:
+    """``imgpipe.a.b`` → imgpipe/a/b.py or imgpipe/a/b/__init__.py (relative to PACKAGE_DIR)."""
+    parts = module.split(".")[1:]
+    if not parts:
+        return Path("__init__.py")
+    for candidate in (Path(*parts).with_suffix(".py"), Path(*parts, "__init__.py")):
+        if (PACKAGE_DIR / candidate).is_file():
+            return candidate
+    return None
+
+
+def _imgpipe_imports(source: Path) -> set[str]:
+    """Modules of imgpipe that ``source`` imports, anywhere in the file (lazy imports included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source.read_text(), str(source))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name == "imgpipe" or a.name.startswith("imgpipe.")}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module == "imgpipe" or node.module.startswith("imgpipe."):
+                found.add(node.module)
+                # `from imgpipe.image import core` imports the submodule imgpipe.image.core
+                found |= {f"{node.module}.{a.name}" for a in node.names if _module_file(f"{node.module}.{a.name}")}
+    return found
+
+
+def imported_files() -> set[Path]:
+    """imgpipe files the functions import, transitively, with the __init__.py of every package on
+    the way (relative to PACKAGE_DIR)."""
+    pending = [p for p in FUNCTIONS_DIR.rglob("*.py") if "__pycache__" not in p.parts]
+    seen_sources: set[Path] = set()
+    files: set[Path] = set()
+    while pending:
+        source = pending.pop()
+        if source in seen_sources:
+            continue
+        seen_sources.add(source)
+        for module in _imgpipe_imports(source):
+            rel = _module_file(module)
+            if rel is None:
+                continue  # a name imported from a module, not a module itself
+            for parent in rel.parents:
+                if (PACKAGE_DIR / parent / "__init__.py").is_file():
+                    files.add(parent / "__init__.py")
+            files.add(rel)
+            pending.append(PACKAGE_DIR / rel)
     return files
+
+
+def package_files() -> list[Path]:
+    """The imgpipe files shipped in the layer, relative to the package directory, sorted: what the
+    functions import (``imported_files``) plus LAYER_FILES and LAYER_PACKAGES, minus EXCLUDED."""
+    files = set(imported_files()) | {Path(name) for name in LAYER_FILES}
+    for package in LAYER_PACKAGES:
+        files |= {p.relative_to(PACKAGE_DIR) for p in (PACKAGE_DIR / package).rglob("*.py") if "__pycache__" not in p.parts}
+    excluded = [f for f in files if any(f.as_posix().startswith(e) for e in EXCLUDED)]
+    if excluded:
+        raise RuntimeError(f"functions import modules that must not ship to Lambda: {sorted(map(str, excluded))}")
+    return sorted(files)
 
 
 def content_hash() -> str:
