@@ -215,6 +215,10 @@ def test_numbers_are_coerced_and_unknown_detail_members_dropped_as_botocore_woul
     assert event["taskScheduledEventDetails"] == {
         "resource": "invoke", "resourceType": "lambda", "region": REGION, "parameters": "{}", "timeoutInSeconds": 60,
     }  # fmt: skip
+    # Some records carry booleans as strings ("truncated": "false"); the API has real booleans.
+    rec = record(ARN_B, 2, "TaskStateEntered", {"name": "Resize", "input": "{}", "inputDetails": {"truncated": "false"}}, T0)
+    (event,) = history.executions_from_logs([rec])[ARN_B]
+    assert event["stateEnteredEventDetails"]["inputDetails"] == {"truncated": False}
 
 
 @pytest.mark.parametrize(
