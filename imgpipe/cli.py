@@ -110,7 +110,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.stack:
         from imgpipe import cloudwatch_history
 
-        summaries = [summarise(arn, events) for arn, events in cloudwatch_history.load(args.stack, args.image_id)]
+        try:
+            loaded = cloudwatch_history.load(args.stack, args.image_id)
+        except cloudwatch_history.HistoryError as exc:
+            print(f"cannot read history of stack {args.stack}: {exc}", file=sys.stderr)
+            return 2
+        summaries = [summarise(arn, events) for arn, events in loaded]
     else:
         import boto3
 

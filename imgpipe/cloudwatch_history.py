@@ -27,8 +27,9 @@ from datetime import datetime, timezone
 from functools import cache
 from typing import Any
 
+from imgpipe import config
+
 # The stack output naming the state machine's log group (stacks/pipeline_stack.py publishes it).
-LOG_GROUP_OUTPUT = "StateMachineLogGroup"
 
 Event = dict[str, Any]
 
@@ -145,9 +146,9 @@ def find_log_group(stack_name: str, cfn_client: Any) -> str:
     except Exception as exc:  # botocore ClientError: "Stack with id X does not exist"
         raise HistoryError(f"cannot describe stack {stack_name}: {exc}") from exc
     for output in stacks[0].get("Outputs", []) if stacks else []:
-        if output.get("OutputKey") == LOG_GROUP_OUTPUT:
+        if output.get("OutputKey") == config.STATE_MACHINE_LOG_GROUP_OUTPUT:
             return output["OutputValue"]
-    raise HistoryError(f"stack {stack_name} has no {LOG_GROUP_OUTPUT} output (is it an imgpipe stack?)")
+    raise HistoryError(f"stack {stack_name} has no {config.STATE_MACHINE_LOG_GROUP_OUTPUT} output (is it an imgpipe stack?)")
 
 
 def _filter_log_events(logs_client: Any, log_group: str, pattern: str | None, **window: Any) -> Iterator[Event]:

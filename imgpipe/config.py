@@ -252,6 +252,27 @@ def definition_substitutions(function_arns: Mapping[str, str], table_name: str) 
     return subs
 
 
+@dataclass(frozen=True)
+class Route:
+    """One API resource: API Gateway (stacks/api.py) and the local twin (imgpipe/local/apigw.py)
+    both build theirs from API_ROUTES; docs/openapi.yaml describes the same list."""
+
+    method: str
+    resource: str  # API Gateway resource path, e.g. /images/{imageId}
+    required_query: tuple[str, ...] = ()
+
+    @property
+    def path_parameters(self) -> tuple[str, ...]:
+        return tuple(part[1:-1] for part in self.resource.split("/") if part.startswith("{"))
+
+
+API_ROUTES = (
+    Route("GET", "/upload-url", required_query=("filename", "contentType", "size")),
+    Route("GET", "/images/{imageId}"),
+)
+API_STAGE = "prod"
+STATE_MACHINE_LOG_GROUP_OUTPUT = "StateMachineLogGroup"  # the stack output `imgpipe history --stack` reads
+
 # Status values of an image record; the API and the state machine share them.
 AWAITING_UPLOAD = "AWAITING_UPLOAD"
 PROCESSING = "PROCESSING"

@@ -14,10 +14,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from imgpipe import config
+
 from .context import DeployOptions
 from .nag import acknowledge
 
-STAGE = "prod"  # docs/openapi.yaml: https://{apiId}.execute-api.{region}.amazonaws.com/prod
 # Stage-wide throttle (every caller together) and the per-key usage plan.
 STAGE_RATE_LIMIT = 50  # requests per second, steady state
 STAGE_BURST_LIMIT = 100
@@ -26,9 +27,6 @@ KEY_BURST_LIMIT = 20
 KEY_DAILY_QUOTA = 10_000
 CORS_HEADERS = ["Content-Type", "X-Api-Key"]
 CORS_MAX_AGE = Duration.minutes(10)
-
-# Query parameters of GET /upload-url (all required, see functions/api/logic.py:issue_upload_url).
-UPLOAD_URL_QUERY = ("filename", "contentType", "size")
 
 # Errors API Gateway answers itself get CORS headers, so a browser can read them too.  A failed
 # parameter validation answers in the API's error shape (docs/openapi.yaml, Error); the others keep
@@ -88,7 +86,7 @@ class Api(Construct):
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
-                stage_name=STAGE,
+                stage_name=config.API_STAGE,
                 throttling_rate_limit=STAGE_RATE_LIMIT,
                 throttling_burst_limit=STAGE_BURST_LIMIT,
                 tracing_enabled=True,
@@ -138,29 +136,29 @@ class Api(Construct):
             validate_request_body=True,
         )
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
-        cors = apigw.CorsOptions(
+        cors = dict(
             allow_origins=apigw.Cors.ALL_ORIGINS,
             allow_methods=["GET", "OPTIONS"],
             allow_headers=CORS_HEADERS,
             max_age=CORS_MAX_AGE,
         )
 
-        upload_url = self.rest_api.root.add_resource("upload-url", default_cors_preflight_options=cors)
-        self.upload_url_method = upload_url.add_method(
-            "GET",
-            integration,
-            api_key_required=True,
-            request_validator=validator,
-            request_parameters={f"method.request.querystring.{name}": True for name in UPLOAD_URL_QUERY},
-        )
-        image = self.rest_api.root.add_resource("images").add_resource("{imageId}", default_cors_preflight_options=cors)
-        self.image_method = image.add_method(
-            "GET",
-            integration,
-            api_key_required=True,
-            request_validator=validator,
-            request_parameters={"method.request.path.imageId": True},
-        )
+        # One method per route of config.API_ROUTES, the list the local twin serves too.
+        self.methods: dict[str, apigw.Method] = {}
+        for route in config.API_ROUTES:
+            resource = self.rest_api.root
+            for part in route.resource.strip("/").split("/"):
+                resource = resource.get_resource(part) or resource.add_resource(part)
+            resource.add_cors_preflight(**cors)
+            parameters = {f"method.request.querystring.{name}": True for name in route.required_query}
+            parameters |= {f"method.request.path.{name}": True for name in route.path_parameters}
+            self.methods[route.resource] = resource.add_method(
+                route.method,
+                integration,
+                api_key_required=True,
+                request_validator=validator,
+                request_parameters=parameters,
+            )
 
         self.api_key = self.rest_api.add_api_key("ApiKey", description=f"{stack.stack_name}: imgpipe API clients")
         self.usage_plan = self.rest_api.add_usage_plan(
@@ -189,5 +187,5 @@ class Api(Construct):
             "Callers are authenticated by a required API key (usage plan with quota and throttle); there are no "
             "end-user identities in this system to authorise with IAM or Cognito."
         )
-        for method in (self.upload_url_method, self.image_method):
+        for method in self.methods.values():
             acknowledge(method, {"AwsSolutions-APIG4": key_reason, "AwsSolutions-COG4": key_reason})

@@ -15,29 +15,29 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
+from imgpipe.config import API_ROUTES, Route
 from imgpipe.local.lambdas import LambdaService
 
 STAGE = "local"
-# The deployed API's resources; anything else gets API Gateway's own 403.
-ROUTES = (("GET", "/upload-url", "/upload-url"), ("GET", "/images/", "/images/{imageId}"))
 
 
-def _resource_for(method: str, path: str) -> tuple[str, dict[str, str] | None] | None:
+def match_route(method: str, path: str) -> tuple[Route, dict[str, str] | None] | None:
+    """The deployed API's resources; anything else gets API Gateway's own 403."""
     if method == "OPTIONS":
         method = "GET"  # CORS preflight is answered for every resource that has a GET
-    for route_method, prefix, resource in ROUTES:
-        if method != route_method:
+    parts = path.strip("/").split("/")
+    for route in API_ROUTES:
+        pattern = route.resource.strip("/").split("/")
+        if route.method != method or len(pattern) != len(parts):
             continue
-        if resource.endswith("}"):
-            rest = path[len(prefix) :] if path.startswith(prefix) else ""
-            if rest and "/" not in rest:
-                return resource, {"imageId": rest}
-        elif path == prefix:
-            return resource, None
+        params = {p[1:-1]: v for p, v in zip(pattern, parts) if p.startswith("{")}
+        if all(p == v for p, v in zip(pattern, parts) if not p.startswith("{")) and all(params.values()):
+            return route, params or None
     return None
 
 
-def proxy_event(request: Request, resource: str, path_parameters: dict[str, str] | None) -> dict[str, Any]:
+def proxy_event(request: Request, route: Route, path_parameters: dict[str, str] | None) -> dict[str, Any]:
+    resource = route.resource
     query = parse_qs(request.query_string.decode(), keep_blank_values=True)
     body = request.get_data()
     is_text = not body or request.mimetype.startswith(("text/", "application/json"))
@@ -69,14 +69,25 @@ def _gateway_error(status: int, message: str) -> Response:
     return Response(json.dumps({"message": message}), status=status, content_type="application/json")
 
 
+def _missing_parameters(route: Route, request: Request) -> Response | None:
+    """API Gateway's request validator: required query parameters must be present."""
+    missing = [name for name in route.required_query if name not in request.args]
+    if not missing:
+        return None
+    body = {"error": {"code": "INVALID_REQUEST", "message": f"Missing required request parameters: [{', '.join(missing)}]"}}
+    return Response(json.dumps(body), status=400, content_type="application/json", headers={"Access-Control-Allow-Origin": "*"})
+
+
 def api_gateway_app(lambdas: LambdaService, function_name: str, api_key: str | None = None) -> Callable[..., Any]:
     @Request.application  # type: ignore[arg-type]
     def app(request: Request) -> Response:
-        match = _resource_for(request.method, request.path)
+        match = match_route(request.method, request.path)
         if match is None:
             return _gateway_error(403, "Missing Authentication Token")
         if api_key is not None and request.method != "OPTIONS" and request.headers.get("x-api-key") != api_key:
             return _gateway_error(403, "Forbidden")
+        if request.method != "OPTIONS" and (invalid := _missing_parameters(match[0], request)):
+            return invalid
         result = lambdas.invoke(function_name, proxy_event(request, *match))
         if result.error_type:
             return _gateway_error(502, "Internal server error")

@@ -14,6 +14,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from imgpipe import cloudwatch_history as history
+from imgpipe import config
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -126,7 +127,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
             TemplateBody=json.dumps(
                 {
                     "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": LOG_GROUP}}},
-                    "Outputs": {history.LOG_GROUP_OUTPUT: {"Value": {"Ref": "Logs"}}},
+                    "Outputs": {config.STATE_MACHINE_LOG_GROUP_OUTPUT: {"Value": {"Ref": "Logs"}}},
                 }
             ),
         )

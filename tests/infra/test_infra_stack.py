@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from imgpipe import config
-from imgpipe.cloudwatch_history import LOG_GROUP_OUTPUT
+
 from imgpipe.config import PipelineSettings
 
 from infra_support import LOG_RETENTION_DAYS, REPO_ROOT, SETTINGS, STACK_NAME, Synth
@@ -112,7 +112,7 @@ def test_state_machine_logs_every_event_with_execution_data_to_its_output_log_gr
     assert logging["IncludeExecutionData"] is True
     log_group_id = synth.logical_id(synth.stack.workflow.log_group)
     assert logging["Destinations"] == [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}]
-    assert synth.template["Outputs"][LOG_GROUP_OUTPUT]["Value"] == {"Ref": log_group_id}
+    assert synth.template["Outputs"][config.STATE_MACHINE_LOG_GROUP_OUTPUT]["Value"] == {"Ref": log_group_id}
     assert synth.resource(log_group_id)["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS
 
 
@@ -390,7 +390,7 @@ def test_api_methods_require_an_api_key_and_proxy_to_the_api_function(synth: Syn
 def test_upload_url_query_parameters_are_required_and_validated(synth: Synth) -> None:
     (validator_id,) = synth.resources("AWS::ApiGateway::RequestValidator")
     assert synth.resource(validator_id)["Properties"]["ValidateRequestParameters"] is True
-    upload = synth.stack.api.upload_url_method.node.default_child
+    upload = synth.stack.api.methods["/upload-url"].node.default_child
     props = synth.resource(synth.stack.get_logical_id(upload))["Properties"]
     assert props["RequestValidatorId"] == {"Ref": validator_id}
     assert props["RequestParameters"] == {
@@ -450,7 +450,7 @@ def test_stage_is_the_one_documented_in_openapi(synth: Synth) -> None:
 
 def test_stack_outputs(synth: Synth) -> None:
     assert set(synth.template["Outputs"]) == {
-        "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn", LOG_GROUP_OUTPUT,
+        "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn", config.STATE_MACHINE_LOG_GROUP_OUTPUT,
     }  # fmt: skip
 
 

@@ -49,7 +49,8 @@ def test_non_image_upload_ends_failed_with_a_clear_code(client: Client):
     ("query", "code"),
     [
         ({"filename": "a.svg", "contentType": "image/svg+xml", "size": 10}, "UNSUPPORTED_CONTENT_TYPE"),
-        ({"filename": "a.jpg", "contentType": "image/jpeg"}, "INVALID_SIZE"),
+        ({"filename": "a.jpg", "contentType": "image/jpeg"}, "INVALID_REQUEST"),
+        ({"contentType": "image/jpeg", "size": 10}, "INVALID_REQUEST"),
         ({"filename": "a.jpg", "contentType": "image/jpeg", "size": "-5"}, "INVALID_SIZE"),
         ({"filename": "a.jpg", "contentType": "image/jpeg", "size": 10**10}, "IMAGE_TOO_LARGE"),
         ({"filename": "", "contentType": "image/jpeg", "size": 10}, "INVALID_FILENAME"),

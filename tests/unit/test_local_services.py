@@ -74,10 +74,20 @@ def ok_handler(event, context):
 
 def test_api_gateway_builds_rest_proxy_events_for_the_two_routes():
     app = WsgiClient(api_gateway_app(service(ok_handler), "imgpipe-api"))
-    assert app.get("/upload-url?filename=a.jpg").json == {"path": "/upload-url", "resource": "/upload-url", "id": None}
+    query = "filename=a.jpg&contentType=image/jpeg&size=1"
+    assert app.get(f"/upload-url?{query}").json == {"path": "/upload-url", "resource": "/upload-url", "id": None}
     assert app.get("/images/abc").json == {"path": "/images/abc", "resource": "/images/{imageId}", "id": "abc"}
     assert app.get("/images/abc/extra").status_code == 403
     assert app.post("/upload-url").status_code == 403
+
+
+def test_api_gateway_validates_required_query_parameters_before_the_function():
+    calls = []
+    app = WsgiClient(api_gateway_app(service(lambda e, c: calls.append(e) or ok_handler(e, c)), "imgpipe-api"))
+    response = app.get("/upload-url?filename=a.jpg")
+    assert response.status_code == 400
+    assert response.json == {"error": {"code": "INVALID_REQUEST", "message": "Missing required request parameters: [contentType, size]"}}
+    assert calls == []
 
 
 def test_api_gateway_requires_the_api_key_when_one_is_set():
@@ -85,13 +95,13 @@ def test_api_gateway_requires_the_api_key_when_one_is_set():
     assert app.get("/upload-url").status_code == 403
     assert app.get("/upload-url").json == {"message": "Forbidden"}
     assert app.get("/upload-url", headers={"x-api-key": "wrong"}).status_code == 403
-    assert app.get("/upload-url", headers={"x-api-key": "s3cret"}).status_code == 200
+    assert app.get("/images/abc", headers={"x-api-key": "s3cret"}).status_code == 200
 
 
 def test_api_gateway_turns_a_crashed_handler_into_502():
     def crash(event, context):
         raise RuntimeError("boom")
 
-    response = WsgiClient(api_gateway_app(service(crash), "imgpipe-api")).get("/upload-url")
+    response = WsgiClient(api_gateway_app(service(crash), "imgpipe-api")).get("/images/abc")
     assert response.status_code == 502
     assert response.json == {"message": "Internal server error"}
