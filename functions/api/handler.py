@@ -25,6 +25,7 @@ def error_response(status: int, code: str, message: str) -> Response:
 
 @app.exception_handler(BadRequest)
 def bad_request(exc: BadRequest) -> Response:
+    metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
     return error_response(400, exc.code, exc.message)
 
 
@@ -46,6 +47,7 @@ def upload_url() -> dict[str, Any]:
 @tracer.capture_method
 def get_image(image_id: str) -> Any:
     view = image_status(default_api(), image_id)
+    metrics.add_metric(name="ImageStatusRead", unit="Count", value=1)
     if view is None:
         return error_response(404, "IMAGE_NOT_FOUND", f"no image {image_id}")
     return view

@@ -87,6 +87,9 @@ class LocalStack:
         queues = provision(self.session, self.names)
         self.target = EventBridgeTarget(self.session, queues["queue_url"], self.names.state_machine_arn)
         self.target.start()
+        # The ASL interpreter builds a boto3 client per Task; load the service models once now so
+        # the first image does not pay for it.
+        threading.Thread(target=lambda: [boto3.client(s) for s in ("dynamodb", "lambda")], daemon=True).start()
 
         api = api_gateway_app(self.lambdas, self.names.function_name(config.API), self.api_key)
         api_server = make_server(self.host, api_port, api, threaded=True)

@@ -23,6 +23,9 @@ from imgpipe.local.lambdas import InvokeResult, LambdaContext, call_handler, tim
 from imgpipe.local.provision import ROOT
 
 
+WARM_UP_TIMEOUT_S = 60
+
+
 class Worker:
     def __init__(self, environment: dict[str, str]):
         self.process = subprocess.Popen(
@@ -32,18 +35,32 @@ class Worker:
             env={**os.environ, **environment},
             cwd=ROOT,
         )
+        # Import every handler now, like provisioned concurrency, so the first image does not
+        # wait for a cold start; the reply is read before the first real one.
+        self._warming = self._send({"warm": True})
 
-    def call(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
-        """The worker's reply, or None if it did not answer in time or died."""
-        assert self.process.stdin and self.process.stdout
+    def _send(self, request: dict[str, Any]) -> bool:
+        assert self.process.stdin
         try:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
             self.process.stdin.flush()
+            return True
         except BrokenPipeError:
-            return None
+            return False
+
+    def _receive(self, timeout_s: float) -> dict[str, Any] | None:
+        assert self.process.stdout
         ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
         line = self.process.stdout.readline() if ready else b""
         return json.loads(line) if line else None
+
+    def call(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
+        """The worker's reply, or None if it did not answer in time or died."""
+        if self._warming:
+            self._warming = False
+            if self._receive(WARM_UP_TIMEOUT_S) is None:
+                return None
+        return self._receive(timeout_s) if self._send(request) else None
 
     def kill(self) -> None:
         self.process.kill()
@@ -105,6 +122,12 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     handlers: dict[str, Any] = {}
     for line in requests:
         request = json.loads(line)
+        if request.get("warm"):
+            for step in STEPS:
+                handlers[step.name] = importlib.import_module(step.local_module).handler
+            replies.write(b'{"warm": true}\n')
+            replies.flush()
+            continue
         step = steps[request["step"]]
         if step.name not in handlers:  # imported on first use: this worker's cold start
             handlers[step.name] = importlib.import_module(step.local_module).handler
