@@ -43,3 +43,19 @@ class SOURCE_MISSING(PermanentError):  # noqa: N801
 
 
 PERMANENT_CODES = tuple(cls.__name__ for cls in PermanentError.__subclasses__())
+
+
+def message_from_cause(cause: str | None) -> str:
+    """The human message inside a Step Functions ``Cause``: a Lambda error's ``errorMessage`` when
+    the cause is its JSON payload, else the cause as it is (timeouts, service errors)."""
+    import json
+
+    if not cause:
+        return ""
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return cause
+    if isinstance(parsed, dict) and parsed.get("errorMessage"):
+        return str(parsed["errorMessage"])
+    return cause

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
+from imgpipe.errors import message_from_cause
+
 Event = dict[str, Any]
 
 _END_TYPES = {
@@ -94,15 +96,7 @@ def summarise(arn: str, events: Iterable[Event]) -> ExecutionSummary:
 
 
 def _short_cause(cause: str | None, limit: int = 120) -> str:
-    if not cause:
-        return ""
-    try:
-        parsed = json.loads(cause)
-        if isinstance(parsed, dict) and parsed.get("errorMessage"):
-            cause = parsed["errorMessage"]
-    except (TypeError, ValueError):
-        pass
-    cause = " ".join(str(cause).split())
+    cause = " ".join(message_from_cause(cause).split())
     return cause if len(cause) <= limit else cause[: limit - 1] + "…"
 
 

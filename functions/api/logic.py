@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -11,6 +10,7 @@ from typing import Any, Protocol
 
 from imgpipe.aws import ImageRepository, utc_now
 from imgpipe.config import AWAITING_UPLOAD, COMPLETE, FAILED, UPLOAD_CONTENT_TYPES, UPLOAD_PREFIX, PipelineSettings
+from imgpipe.errors import message_from_cause
 
 MAX_FILENAME = 200
 AWAITING_RECORD_TTL = 24 * 3600  # an upload URL that was never used leaves no record behind
@@ -92,15 +92,7 @@ def issue_upload_url(api: Api, filename: str | None, content_type: str | None, s
 def _error_view(error: dict[str, Any]) -> dict[str, str]:
     """The state machine records Step Functions' raw Error/Cause; present them as code/message."""
     code = error.get("code") or "INTERNAL_ERROR"
-    cause = error.get("cause") or ""
-    message = cause
-    try:
-        parsed = json.loads(cause)
-        if isinstance(parsed, dict) and parsed.get("errorMessage"):
-            message = str(parsed["errorMessage"])
-    except (TypeError, ValueError):
-        pass
-    return {"code": code, "message": message[:1000]}
+    return {"code": code, "message": message_from_cause(error.get("cause"))[:1000]}
 
 
 def image_status(api: Api, image_id: str) -> dict[str, Any] | None:
