@@ -12,8 +12,8 @@ from imgpipe.image import core, watermark
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 MAX_LOGO_BYTES = 5 * 1024 * 1024
 MAX_LOGO_EDGE = 4096
-# An intermediate is at most an 8192 px long-edge RGBA PNG: bounded by the rendition settings, and
-# written by our own resize step.
+# An intermediate is a raw RGB/RGBA rendition (core.encode_intermediate): at most the pixel limit
+# (50 MP) x 4 bytes, bounded by the rendition settings, and written by our own resize step.
 MAX_INTERMEDIATE_BYTES = 1 << 30
 
 

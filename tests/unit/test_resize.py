@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -11,6 +10,7 @@ from PIL import Image
 from functions.resize.logic import intermediate_key, resize_image
 from imgpipe.config import PipelineSettings, Rendition, Watermark
 from imgpipe.errors import PermanentError
+from imgpipe.image import core
 from tests import corpus
 from tests.fakes import FakeStore
 
@@ -34,18 +34,19 @@ def test_writes_one_lossless_upright_intermediate_per_rendition():
     result = resize_image(event(), store, SETTINGS, OUTPUT)
 
     assert result["intermediates"] == [
-        {"name": "large", "key": "work/img-1/large.png", "width": 400, "height": 267},
-        {"name": "small", "key": "work/img-1/small.png", "width": 100, "height": 67},
+        {"name": "large", "key": "work/img-1/large.raw", "width": 400, "height": 267},
+        {"name": "small", "key": "work/img-1/small.raw", "width": 100, "height": 67},
     ]
-    assert store.keys(OUTPUT) == ["work/img-1/large.png", "work/img-1/small.png"]
+    assert store.keys(OUTPUT) == ["work/img-1/large.raw", "work/img-1/small.raw"]
     for item in result["intermediates"]:
         stored = store.objects[(OUTPUT, item["key"])]
-        assert stored.content_type == "image/png"
-        image = Image.open(io.BytesIO(stored.data))
-        assert image.format == "PNG" and image.mode == "RGB" and image.size == (item["width"], item["height"])
-        assert not set(image.info) - {"dpi"}  # no text, ICC, EXIF chunks
+        assert stored.content_type == "application/octet-stream"
+        assert stored.data[:4] == b"IPRW" and len(stored.data) == 16 + item["width"] * item["height"] * 3
+        image = core.decode_intermediate(stored.data)
+        assert image.mode == "RGB" and image.size == (item["width"], item["height"])
+        assert image.info == {}  # no ICC, EXIF, comments: pixels only
     # upright: the top-left quadrant of the picture is red
-    large = Image.open(io.BytesIO(store.data(OUTPUT, "work/img-1/large.png"))).convert("RGB")
+    large = core.decode_intermediate(store.data(OUTPUT, "work/img-1/large.raw"))
     assert large.getpixel((40, 40))[0] > 180 and large.getpixel((40, 40))[2] < 80
 
 
@@ -70,7 +71,7 @@ def test_transparency_survives_into_the_intermediate():
     result = resize_image(event("uploads/img-1/a.png"), store, SETTINGS, OUTPUT)
 
     assert result["original"]["has_alpha"] is True
-    assert Image.open(io.BytesIO(store.data(OUTPUT, "work/img-1/large.png"))).mode == "RGBA"
+    assert core.decode_intermediate(store.data(OUTPUT, "work/img-1/large.raw")).mode == "RGBA"
 
 
 def test_a_retry_overwrites_instead_of_accumulating():
@@ -80,7 +81,7 @@ def test_a_retry_overwrites_instead_of_accumulating():
     second = resize_image(event(), store, SETTINGS, OUTPUT)
 
     assert first == second
-    assert store.keys(OUTPUT) == ["work/img-1/large.png", "work/img-1/small.png"]
+    assert store.keys(OUTPUT) == ["work/img-1/large.raw", "work/img-1/small.raw"]
 
 
 @pytest.mark.parametrize(("name", "data", "code"), corpus.refused_files()[::6], ids=lambda v: v if isinstance(v, str) else "")
@@ -115,9 +116,9 @@ def test_the_copyright_line_rides_along_only_when_kept():
     for keep in (False, True):
         store = store_with(data)
         resize_image(event(), store, PipelineSettings(keep_copyright=keep, watermark=Watermark(text="")), OUTPUT)
-        info = Image.open(io.BytesIO(store.data(OUTPUT, "work/img-1/large.png"))).info
-        assert info.get("Copyright") == (corpus.SECRETS["copyright"] if keep else None)
+        info = core.decode_intermediate(store.data(OUTPUT, "work/img-1/large.raw")).info
+        assert info.get(core.COPYRIGHT_KEY) == (corpus.SECRETS["copyright"] if keep else None)
 
 
 def test_intermediate_keys_are_deterministic():
-    assert intermediate_key("abc", "large") == "work/abc/large.png"
+    assert intermediate_key("abc", "large") == "work/abc/large.raw"

@@ -114,7 +114,7 @@ def test_a_bad_logo_is_a_configuration_error(blob):
 
 
 def test_a_missing_intermediate_is_source_missing():
-    event = {"imageId": "img-1", "intermediates": [{"name": "large", "key": "work/img-1/large.png", "width": 1, "height": 1}]}
+    event = {"imageId": "img-1", "intermediates": [{"name": "large", "key": "work/img-1/large.raw", "width": 1, "height": 1}]}
 
     with pytest.raises(PermanentError) as caught:
         watermark_renditions(event, FakeStore(), SETTINGS, OUTPUT)
