@@ -136,7 +136,141 @@ def test_jpeg_scaled_decoding_does_not_alias(edge):
 
 
 def test_jpeg_drafts_go_no_lower_than_half_size_and_leave_lanczos_some_work():
-    assert core.draft_request(4000, 3000, 1600) == (2000, 1500)  # decoded at 1/2, LANCZOS 1.25x
-    assert core.draft_request(3200, 2400, 1600) == (2000, 1500)  # 1/2 would be exactly 1600: full decode
+    assert core.draft_request(4000, 3000, 1600) == (4000, 3000)  # 1/2 would leave LANCZOS 1.25x: full decode
+    assert core.draft_request(6000, 4000, 1600) == (4000, 2668)  # 1/2 would leave 1.875x: full decode
+    assert core.draft_request(8000, 6000, 1600) == (4000, 3000)  # decoded at 1/2, LANCZOS 2.5x
     w, h = core.draft_request(8000, 6000, 320)
     assert 8000 // w < 4 and 6000 // h < 4  # never 1/4 or 1/8
+
+
+@pytest.mark.parametrize(("source", "edge", "decoded"), [((1200, 900), 480, (1200, 900)), ((1200, 900), 240, (600, 450)), ((1200, 900), 100, (600, 450))])
+def test_the_jpeg_draft_is_the_scale_the_rule_says(source, edge, decoded):
+    data = corpus.save(corpus.photo(*source), "JPEG")
+
+    frame = core.decode(core.open_checked(data, settings().limits), edge, settings().limits).image
+
+    assert frame.size == decoded
+
+
+@pytest.mark.parametrize("edge", [480, 450, 400, 300, 240, 200, 150])
+def test_no_rendition_of_a_jpeg_zone_plate_strays_from_a_full_decode_lanczos_reference(edge):
+    # Stricter than the aliasing test above: the rendition must *match* the full-decode reference,
+    # not merely alias no more than it.  A 1/2-scale draft followed by a 1.25x LANCZOS (the previous
+    # rule, edge 480) fails this at 25 dB with a stop band 20 % busier than the reference's; with the
+    # 2.5x gap the draft only starts at edge 240, where it stays above 45 dB.
+    data = corpus.save(corpus.zone_plate_cached(ZONE_W, ZONE_H), "JPEG", quality=95)
+
+    _, _, image = render_one(data, edge=edge)
+    expected = reference(data, image.size)
+
+    assert psnr(image, expected) >= 45
+    assert aliasing(image) <= 1.05 * aliasing(expected) + 0.3
+
+
+def test_the_previous_draft_rule_did_alias():
+    """Why DRAFT_GAP is 2.5: the 1/2 draft with only 1.25x left for LANCZOS, measured as above."""
+    data = corpus.save(corpus.zone_plate_cached(ZONE_W, ZONE_H), "JPEG", quality=95)
+    draft = Image.open(io.BytesIO(data))
+    draft.draft("RGB", (600, 450))
+
+    image = draft.convert("RGB").resize((480, 360), Image.Resampling.LANCZOS)
+    expected = reference(data, image.size)
+
+    assert draft.size == (600, 450)
+    assert psnr(image, expected) < 30 and aliasing(image) > 1.15 * aliasing(expected)
+
+
+# ---- cascade: smaller renditions come from larger ones ------------------------------------------
+def test_renditions_are_cascaded_from_the_smallest_image_with_room_to_spare(monkeypatch):
+    calls = []
+    real = core._lanczos
+    monkeypatch.setattr(core, "_lanczos", lambda im, size: calls.append((im.size, size)) or real(im, size))
+    renditions = (Rendition("s", 320), Rendition("l", 1600), Rendition("m", 800), Rendition("xl", 1800), Rendition("m2", 700))
+
+    _, encoded = render(corpus.save(corpus.photo(2000, 1500), "PNG"), settings(*renditions))
+
+    assert [(e.name, e.width) for e in encoded] == [("s", 320), ("l", 1600), ("m", 800), ("xl", 1800), ("m2", 700)]
+    assert calls == [
+        ((2000, 1500), (1800, 1350)),  # largest first, from the frame
+        ((2000, 1500), (1600, 1200)),  # 1800 is not 2x 1600: from the frame again
+        ((1600, 1200), (800, 600)),  # 2x: from the 1600 one
+        ((1600, 1200), (700, 525)),  # 800 is not 2x 700: from the 1600 one
+        ((700, 525), (320, 240)),  # the smallest image with 2x to spare
+    ]
+
+
+@pytest.mark.parametrize("edge", [300, 150])
+def test_cascaded_renditions_match_a_direct_lanczos_reference(edge):
+    data = corpus.save(corpus.zone_plate_cached(ZONE_W, ZONE_H), "PNG")
+    renditions = (Rendition("big", 600, "png"), Rendition("out", edge, "png"))
+
+    _, encoded = render(data, settings(*renditions))
+    image = Image.open(io.BytesIO(encoded[1].data)).convert("RGB")
+    expected = reference(data, image.size)
+
+    assert psnr(image, expected) >= 45
+    assert aliasing(image) <= 1.05 * aliasing(expected) + 0.3
+
+
+def test_transparent_pixels_do_not_bleed_their_colour_into_the_cascade():
+    im = Image.new("RGBA", (1600, 1200), (255, 0, 0, 0))  # invisible red ...
+    im.paste((0, 0, 255, 255), (800, 0, 1600, 1200))  # ... next to opaque blue
+    renditions = (Rendition("l", 800, "png"), Rendition("m", 400, "png"), Rendition("s", 100, "png"))
+
+    _, encoded = render(corpus.save(im, "PNG"), settings(*renditions))
+
+    for e in encoded:
+        out = Image.open(io.BytesIO(e.data))
+        assert out.mode == "RGBA"
+        edge = [out.getpixel((x, out.height // 2)) for x in range(out.width // 2 - 4, out.width // 2 + 4)]
+        assert all(r <= 2 for r, g, b, a in edge if a > 0), edge  # premultiplied: no red fringe
+
+
+# ---- allocator: freed image memory is kept for the next image ------------------------------------
+class FakeLibc:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return 1
+
+
+def test_glibc_is_asked_to_keep_freed_image_memory(monkeypatch):
+    import ctypes
+
+    libc = FakeLibc()
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: libc)
+    for name in core._MALLOC_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(core.sys, "platform", "linux")
+
+    core.keep_freed_memory.__wrapped__()
+
+    assert libc.calls == [(-3, 32 << 20), (-1, 512 << 20)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+
+
+@pytest.mark.parametrize("variable", sorted(core._MALLOC_SETTINGS))
+def test_an_operators_own_glibc_settings_are_left_alone(monkeypatch, variable):
+    import ctypes
+
+    libc = FakeLibc()
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: libc)
+    monkeypatch.setenv(variable, "1")
+
+    core.keep_freed_memory.__wrapped__()
+
+    assert libc.calls == []
+
+
+def test_without_glibc_nothing_happens(monkeypatch):
+    import ctypes
+
+    def no_mallopt(name):
+        raise OSError("not here")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_mallopt)
+    for name in core._MALLOC_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+    core.keep_freed_memory.__wrapped__()  # no exception
