@@ -535,7 +535,9 @@ def codecs(ctx: Context) -> None:
     with Worker("naive", ctx.pin) as w:
         r = w.job(op="codecs", input=ctx.path("jpeg12"), settings=codec_settings(ctx.quick), reps=reps)
     rows = r["rows"]
-    current = {"webp": 4, "avif": 8}  # imgpipe.image.core.encode today
+    from imgpipe.image.core import AVIF_SPEED, WEBP_METHOD
+
+    current = {"webp": WEBP_METHOD, "avif": AVIF_SPEED}  # what imgpipe.image.core.encode uses
     out_rows = []
     suggestions = {}
     for codec in ("jpeg", "webp", "avif"):

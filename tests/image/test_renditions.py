@@ -274,3 +274,32 @@ def test_without_glibc_nothing_happens(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
     core.keep_freed_memory.__wrapped__()  # no exception
+
+
+# ---- encoder settings (chosen by measurement, docs/performance.md) ------------------------------
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("jpeg", {"optimize": True, "progressive": True, "subsampling": "4:2:0"}),
+        ("webp", {"method": 4}),
+        ("avif", {"speed": 6}),
+        ("png", {"compress_level": 6}),
+    ],
+)
+def test_each_format_is_encoded_with_the_measured_settings(monkeypatch, fmt, expected):
+    seen = []
+    real_save = Image.Image.save
+    monkeypatch.setattr(Image.Image, "save", lambda im, fp, format=None, **options: seen.append(options) or real_save(im, fp, format, **options))
+
+    render_one(corpus.save(corpus.photo(200, 150), "PNG"), fmt=fmt, edge=100)
+
+    assert seen and all(seen[-1].get(key) == value for key, value in expected.items()), seen
+
+
+def test_jpeg_renditions_are_progressive_420():
+    from PIL import JpegImagePlugin
+
+    _, encoded, image = render_one(corpus.save(corpus.photo(400, 300), "PNG"), fmt="jpeg", edge=300)
+
+    assert image.info.get("progressive") or image.info.get("progression")
+    assert JpegImagePlugin.get_sampling(image) == 2  # 4:2:0
