@@ -54,7 +54,6 @@ def classify(exc: Exception) -> Exception:
 class ObjectStore(Protocol):
     def get(self, bucket: str, key: str, max_bytes: int) -> bytes: ...
     def put(self, bucket: str, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None: ...
-    def delete(self, bucket: str, key: str) -> None: ...
 
 
 @dataclass
@@ -78,13 +77,17 @@ class S3Store:
         if length > max_bytes:
             response["Body"].close()
             raise IMAGE_TOO_LARGE(f"{length} bytes is over the limit of {max_bytes}")
+        body = response["Body"]
         try:
-            # Read one byte past the limit so a body longer than its header claims is caught too.
-            data = response["Body"].read(max_bytes + 1)
+            # The whole body is ContentLength (<= max_bytes) bytes; a shorter read is a dropped
+            # connection (retry), not a corrupt image.
+            data = body.read(length)
         except Exception as exc:
             raise classify(exc) from exc
-        if len(data) > max_bytes:
-            raise IMAGE_TOO_LARGE(f"object is over the limit of {max_bytes} bytes")
+        finally:
+            body.close()
+        if len(data) != length:
+            raise TransientError(f"s3://{bucket}/{key}: read {len(data)} of {length} bytes")
         return data
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None:
@@ -94,16 +97,12 @@ class S3Store:
         except Exception as exc:
             raise classify(exc) from exc
 
-    def delete(self, bucket: str, key: str) -> None:
-        try:
-            self.client.delete_object(Bucket=bucket, Key=key)
-        except Exception as exc:
-            raise classify(exc) from exc
-
     def presign_put(self, bucket: str, key: str, content_type: str, content_length: int, expires_in: int) -> str:
         return self.client.generate_presigned_url(
             "put_object",
-            Params={"Bucket": bucket, "Key": key, "ContentType": content_type, "ContentLength": content_length},
+            # If-None-Match: * makes the key write-once: one image id is one content, forever, so a
+            # reused URL cannot swap the bytes under renditions already made (or cached immutable).
+            Params={"Bucket": bucket, "Key": key, "ContentType": content_type, "ContentLength": content_length, "IfNoneMatch": "*"},
             ExpiresIn=expires_in,
             HttpMethod="PUT",
         )
@@ -136,6 +135,10 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
+def _condition_failed(exc: Exception) -> bool:
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
 class StaleExecution(Exception):
     """A newer upload of the same image has claimed the record; this execution's result is moot."""
 
@@ -144,6 +147,7 @@ class ImageRepository(Protocol):
     def create_awaiting(self, item: dict[str, Any]) -> None: ...
     def get(self, image_id: str) -> dict[str, Any] | None: ...
     def complete(self, image_id: str, object_version: str, fields: dict[str, Any]) -> None: ...
+    def fail_stale(self, image_id: str, execution_id: str, error: dict[str, str], now: str) -> bool: ...
 
 
 @dataclass
@@ -153,8 +157,9 @@ class DynamoImages:
     @cached_property
     def table(self) -> Any:
         import boto3
+        from botocore.config import Config
 
-        return boto3.resource("dynamodb").Table(self.table_name)
+        return boto3.resource("dynamodb", config=Config(retries={"mode": "standard", "max_attempts": 3})).Table(self.table_name)
 
     def create_awaiting(self, item: dict[str, Any]) -> None:
         try:
@@ -184,9 +189,28 @@ class DynamoImages:
                 ExpressionAttributeValues=values,
             )
         except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
                 raise StaleExecution(f"image {image_id} was claimed by a newer upload") from None
             raise classify(exc) from exc
+
+    def fail_stale(self, image_id: str, execution_id: str, error: dict[str, str], now: str) -> bool:
+        """Mark FAILED a record still PROCESSING under ``execution_id``; False if it moved on."""
+        try:
+            self.table.update_item(
+                Key={"imageId": image_id},
+                UpdateExpression="SET #status = :failed, #error = :error, failedAt = :now, updatedAt = :now",
+                ConditionExpression="#status = :processing AND executionId = :execution",
+                ExpressionAttributeNames={"#status": "status", "#error": "error"},
+                ExpressionAttributeValues={
+                    ":failed": "FAILED", ":processing": "PROCESSING", ":execution": execution_id,
+                    ":error": error, ":now": now,
+                },  # fmt: skip
+            )
+        except Exception as exc:
+            if _condition_failed(exc):
+                return False
+            raise classify(exc) from exc
+        return True
 
 
 def utc_now() -> str:

@@ -23,8 +23,7 @@ from imgpipe import config
 def _load_settings(args: argparse.Namespace) -> config.PipelineSettings:
     settings = config.PipelineSettings()
     if getattr(args, "settings", None):
-        source = Path(args.settings)
-        text = source.read_text() if source.exists() else args.settings
+        text = args.settings if args.settings.lstrip().startswith("{") else Path(args.settings).read_text()
         settings = config.PipelineSettings.from_json(text)
     if getattr(args, "watermark_text", None) is not None:
         from dataclasses import replace

@@ -76,16 +76,26 @@ class Client:
         self.put(upload, data)
         return upload["imageId"]
 
-    def wait(self, image_id: str, deadline_s: float = 120, interval_s: float = 0.05) -> dict[str, Any]:
-        """Poll until the image is COMPLETE or FAILED, or the deadline passes (TimeoutError)."""
+    def wait(self, image_id: str, deadline_s: float = 120, interval_s: float = 0.1, max_interval_s: float = 2.0) -> dict[str, Any]:
+        """Poll until the image is COMPLETE or FAILED, or the deadline passes (TimeoutError).
+
+        The interval grows (x1.5 up to ``max_interval_s``) so a slow image does not spend the
+        deployed API's per-key throttle and quota; throttling (429) and 5xx answers are retried."""
         deadline = time.monotonic() + deadline_s
+        status = "unknown"
         while True:
-            view = self.image(image_id)
-            if view["status"] in (COMPLETE, FAILED):
-                return view
+            try:
+                view = self.image(image_id)
+                status = view["status"]
+                if status in (COMPLETE, FAILED):
+                    return view
+            except ApiError as exc:
+                if exc.status != 429 and exc.status < 500:
+                    raise
             if time.monotonic() > deadline:
-                raise TimeoutError(f"image {image_id} still {view['status']} after {deadline_s:.0f} s")
+                raise TimeoutError(f"image {image_id} still {status} after {deadline_s:.0f} s")
             time.sleep(interval_s)
+            interval_s = min(max_interval_s, interval_s * 1.5)
 
     def download(self, url: str) -> bytes:
         status, body = self._call("GET", url)

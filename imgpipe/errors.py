@@ -42,6 +42,10 @@ class SOURCE_MISSING(PermanentError):  # noqa: N801
     """The uploaded object is gone (deleted or never written) by the time the step ran."""
 
 
+class INVALID_UPLOAD_KEY(PermanentError):  # noqa: N801
+    """The object's key is not one the API issues (uploads/<32 hex id>/<name>)."""
+
+
 PERMANENT_CODES = tuple(cls.__name__ for cls in PermanentError.__subclasses__())
 
 

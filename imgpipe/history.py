@@ -123,14 +123,15 @@ def format_summary(summary: ExecutionSummary) -> str:
 # ---- sources ----------------------------------------------------------------------------------
 def local_history(sfn: Any, state_machine_arn: str, image_id: str | None = None) -> list[ExecutionSummary]:
     """Executions of the local state machine, oldest first, optionally only those of one image."""
-    paginator = sfn.get_paginator("list_executions")
-    arns = [e["executionArn"] for page in paginator.paginate(stateMachineArn=state_machine_arn) for e in page["executions"]]
     summaries = []
-    for arn in arns:
-        events: list[Event] = []
-        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-            events.extend(page["events"])
-        summary = summarise(arn, events)
-        if image_id is None or summary.image_id == image_id:
-            summaries.append(summary)
-    return sorted(summaries, key=lambda s: s.started or datetime.min)
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        for execution in page["executions"]:
+            arn = execution["executionArn"]
+            # The input names the image: read it before fetching a whole history.
+            if image_id is not None and image_id_of(sfn.describe_execution(executionArn=arn).get("input")) != image_id:
+                continue
+            events: list[Event] = []
+            for history_page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+                events.extend(history_page["events"])
+            summaries.append(summarise(arn, events))
+    return sorted(summaries, key=lambda s: (s.started is None, s.started.timestamp() if s.started else 0))

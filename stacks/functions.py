@@ -149,7 +149,8 @@ class Functions(Construct):
         # Presigning needs no permission, but the presigned request is authorised as this role.
         _allow(fn, ["s3:PutObject"], [storage.input_bucket.arn_for_objects(f"{config.UPLOAD_PREFIX}*")])
         _allow(fn, ["s3:GetObject"], [storage.output_bucket.arn_for_objects(f"{config.RENDITION_PREFIX}*")])
-        table.table.grant(fn, "dynamodb:PutItem", "dynamodb:GetItem")  # create_awaiting, get
+        # create_awaiting, get, fail_stale (a PROCESSING record older than an Express execution can live)
+        table.table.grant(fn, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
 
     # ---- cdk-nag acknowledgements, each on the narrowest construct ---------------------------------
     def _acknowledge(self, fn: lambda_.Function) -> None:

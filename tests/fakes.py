@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from imgpipe.aws import StaleExecution
 from imgpipe.errors import IMAGE_TOO_LARGE, SOURCE_MISSING
 
 
@@ -33,12 +35,37 @@ class FakeStore:
     def put(self, bucket: str, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None:
         self.objects[(bucket, key)] = StoredObject(bytes(data), content_type, cache_control)
 
-    def delete(self, bucket: str, key: str) -> None:
-        self.objects.pop((bucket, key), None)
-
     # ---- test helpers ----
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
 
     def data(self, bucket: str, key: str) -> bytes:
         return self.objects[(bucket, key)].data
+
+
+class FakeImages:
+    """An ``imgpipe.aws.ImageRepository`` in memory, with DynamoImages' conditions."""
+
+    def __init__(self, records: dict[str, dict[str, Any]] | None = None) -> None:
+        self.records: dict[str, dict[str, Any]] = records or {}
+
+    def create_awaiting(self, item: dict[str, Any]) -> None:
+        assert item["imageId"] not in self.records
+        self.records[item["imageId"]] = dict(item)
+
+    def get(self, image_id: str) -> dict[str, Any] | None:
+        record = self.records.get(image_id)
+        return dict(record) if record else None
+
+    def complete(self, image_id: str, object_version: str, fields: dict[str, Any]) -> None:
+        record = self.records.get(image_id)
+        if record is None or record.get("objectVersion") != object_version:
+            raise StaleExecution(image_id)
+        record.update(fields)
+
+    def fail_stale(self, image_id: str, execution_id: str, error: dict[str, str], now: str) -> bool:
+        record = self.records.get(image_id)
+        if record is None or record.get("status") != "PROCESSING" or record.get("executionId") != execution_id:
+            return False
+        record.update(status="FAILED", error=error, failedAt=now, updatedAt=now)
+        return True

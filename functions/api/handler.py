@@ -1,4 +1,3 @@
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -13,8 +12,7 @@ from .logic import Api, BadRequest, image_status, issue_upload_url
 app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=300))
 
 
-@cache
-def default_api() -> Api:
+def default_api() -> Api:  # cheap: the runtime beneath is built once per container
     rt = default_runtime()
     return Api(rt.settings, rt.resources.input_bucket, rt.resources.output_bucket, rt.images, rt.store)
 

@@ -6,15 +6,28 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from imgpipe.aws import ImageRepository, utc_now
-from imgpipe.config import AWAITING_UPLOAD, COMPLETE, FAILED, UPLOAD_CONTENT_TYPES, UPLOAD_PREFIX, PipelineSettings
+from imgpipe.config import (
+    AWAITING_UPLOAD,
+    COMPLETE,
+    EXPRESS_MAX_DURATION_S,
+    FAILED,
+    PROCESSING,
+    UPLOAD_CONTENT_TYPES,
+    UPLOAD_PREFIX,
+    PipelineSettings,
+)
 from imgpipe.errors import message_from_cause
 
 MAX_FILENAME = 200
 AWAITING_RECORD_TTL = 24 * 3600  # an upload URL that was never used leaves no record behind
-_IMAGE_ID = re.compile(r"^[0-9a-f]{32}$")
+_IMAGE_ID = re.compile(r"[0-9a-f]{32}")
+_SIZE = re.compile(r"[0-9]{1,12}")
+STUCK_GRACE_S = 30
+STUCK_MESSAGE = "processing did not finish within 5 minutes; request a new upload URL and try again"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -59,7 +72,7 @@ def issue_upload_url(api: Api, filename: str | None, content_type: str | None, s
             f"contentType must be one of {', '.join(sorted(UPLOAD_CONTENT_TYPES))}",
         )
     max_bytes = api.settings.limits.max_bytes
-    if size is None or not size.isdigit():
+    if size is None or not _SIZE.fullmatch(size):
         raise BadRequest("INVALID_SIZE", "size (the upload's length in bytes) is required")
     length = int(size)
     if not 0 < length <= max_bytes:
@@ -84,7 +97,7 @@ def issue_upload_url(api: Api, filename: str | None, content_type: str | None, s
         "key": key,
         "uploadUrl": url,
         "method": "PUT",
-        "headers": {"Content-Type": content_type},
+        "headers": {"Content-Type": content_type, "If-None-Match": "*"},
         "expiresIn": expires_in,
     }
 
@@ -95,12 +108,28 @@ def _error_view(error: dict[str, Any]) -> dict[str, str]:
     return {"code": code, "message": message_from_cause(error.get("cause"))[:1000]}
 
 
-def image_status(api: Api, image_id: str) -> dict[str, Any] | None:
-    if not _IMAGE_ID.match(image_id):
+def _stuck(record: dict[str, Any], now: datetime) -> bool:
+    """An Express execution lives at most EXPRESS_MAX_DURATION_S; one that hit that limit, or failed
+    with an error no Catch can handle (States.Runtime), ended without recording anything."""
+    if record.get("status") != PROCESSING or not record.get("startedAt") or not record.get("executionId"):
+        return False
+    started = datetime.fromisoformat(record["startedAt"].replace("Z", "+00:00"))
+    return (now - started).total_seconds() > EXPRESS_MAX_DURATION_S + STUCK_GRACE_S
+
+
+def image_status(api: Api, image_id: str, now: datetime | None = None) -> dict[str, Any] | None:
+    if not _IMAGE_ID.fullmatch(image_id):
         return None
     record = api.images.get(image_id)
     if record is None:
         return None
+    now = now or datetime.now(timezone.utc)
+    if _stuck(record, now):
+        error = {"code": "PROCESSING_TIMEOUT", "cause": STUCK_MESSAGE}
+        if api.images.fail_stale(image_id, record["executionId"], error, now.strftime("%Y-%m-%dT%H:%M:%SZ")):
+            record = {**record, "status": FAILED, "error": error, "failedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        else:  # the execution finished after all, between our read and our write
+            record = api.images.get(image_id) or record
     status = record.get("status", AWAITING_UPLOAD)
     view: dict[str, Any] = {
         "imageId": image_id,

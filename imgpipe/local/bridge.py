@@ -8,12 +8,30 @@ to be retried and, after five receives, moved to the dead-letter queue: nothing 
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 import threading
+import time
 import uuid
 from typing import Any
 
 log = logging.getLogger("imgpipe.local")
+
+
+_sequence = itertools.count(1)
+
+
+def as_aws_event(body: str) -> str:
+    """moto's S3 event differs from the one AWS sends in two fields the state machine reads:
+    AWS spells the object's ``etag`` in lower case (moto: ``eTag``) and gives every write a new,
+    increasing ``sequencer`` (moto: a constant).  Deliver what AWS would."""
+    event = json.loads(body)
+    obj = event.get("detail", {}).get("object")
+    if isinstance(obj, dict) and "eTag" in obj:
+        obj["etag"] = obj.pop("eTag")
+        obj["sequencer"] = f"{time.time_ns():016X}{next(_sequence):04X}"
+    return json.dumps(event)
 
 
 class EventBridgeTarget:
@@ -24,14 +42,14 @@ class EventBridgeTarget:
         self._state_machine_arn = state_machine_arn
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="eventbridge-target", daemon=True)
-        self.started: list[str] = []  # execution ARNs, in order
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -48,11 +66,10 @@ class EventBridgeTarget:
         )
         messages = response.get("Messages", [])
         for message in messages:
-            execution = self._sfn.start_execution(
+            self._sfn.start_execution(
                 stateMachineArn=self._state_machine_arn,
                 name=uuid.uuid4().hex,  # the AWS target names executions itself, uniquely
-                input=message["Body"],
+                input=as_aws_event(message["Body"]),
             )
-            self.started.append(execution["executionArn"])
             self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)

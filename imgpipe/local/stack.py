@@ -23,6 +23,8 @@ from imgpipe.local.bridge import EventBridgeTarget
 from imgpipe.local.lambdas import LambdaService, LocalFunction
 from imgpipe.local.provision import LocalNames, provision
 
+EMULATOR_HOST = "127.0.0.1"
+log = logging.getLogger("imgpipe.local")
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
 
 
@@ -66,13 +68,22 @@ class LocalStack:
 
     # ---- lifecycle --------------------------------------------------------------------------------
     def start(self) -> "LocalStack":
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # whatever did start (servers, workers, environment) is undone
+            raise
+
+    def _start(self) -> "LocalStack":
         from moto.core.config import default_user_config
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         api_port, aws_port = self._requested_ports
+        # The emulator is unauthenticated (it even has a reset endpoint) and moto's interpreter calls
+        # it at localhost: it is bound to loopback whatever --host says for the API.
         aws_server = make_server(
-            self.host,
+            EMULATOR_HOST,
             aws_port,
             self.lambdas.wsgi(DomainDispatcherApplication(create_backend_app)),
             threaded=True,
@@ -100,7 +111,7 @@ class LocalStack:
         """The same variables a deployed function gets, pointed at the emulator."""
         from imgpipe.runtime import default_runtime
 
-        endpoint = f"http://{self.host}:{aws_port}"
+        endpoint = f"http://{EMULATOR_HOST}:{aws_port}"
         env = {
             **LOCAL_CREDENTIALS,
             "AWS_DEFAULT_REGION": self.names.region,
@@ -130,12 +141,17 @@ class LocalStack:
     def stop(self) -> None:
         if self.target:
             self.target.stop()
+            self.target = None
         self.lambdas.stop_workers()
         if self._servers:
             # moto's backends are process-wide: leave nothing behind for the next stack.
             import urllib.request
 
-            urllib.request.urlopen(urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST"), timeout=10).close()
+            try:
+                request = urllib.request.Request(f"{self.aws_endpoint}/moto-api/reset", method="POST")
+                urllib.request.urlopen(request, timeout=10).close()
+            except OSError:
+                log.warning("could not reset the emulator's state", exc_info=True)
         for server, thread in reversed(self._servers):
             server.shutdown()
             server.server_close()
@@ -172,7 +188,7 @@ class LocalStack:
 
     @property
     def aws_endpoint(self) -> str:
-        return f"http://{self.host}:{self.aws_port}"
+        return f"http://{EMULATOR_HOST}:{self.aws_port}"
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.aws_endpoint)

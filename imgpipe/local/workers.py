@@ -34,6 +34,9 @@ class Worker:
             stdout=subprocess.PIPE,
             env={**os.environ, **environment},
             cwd=ROOT,
+            # Ctrl-C is for the parent, which stops the workers itself (and a worker exits on
+            # EOF if the parent dies).
+            start_new_session=True,
         )
         # Import every handler now, like provisioned concurrency, so the first image does not
         # wait for a cold start; the reply is read before the first real one.

@@ -511,6 +511,7 @@ def test_each_function_role_holds_exactly_what_its_handler_calls(synth: Synth) -
             ("s3:GetObject", object_arn(out, f"{config.RENDITION_PREFIX}*")),
             ("dynamodb:PutItem", table),
             ("dynamodb:GetItem", table),
+            ("dynamodb:UpdateItem", table),  # fail_stale: a PROCESSING record older than Express allows
         },
     }
     assert set(expected) == {s.name for s in config.STEPS}

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,11 +52,17 @@ def test_serve_prints_its_endpoints_serves_the_api_and_stops_cleanly_on_ctrl_c()
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
+        # A reader thread, so waiting for output never blocks past the deadline.
+        received: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [received.put(line) for line in server.stdout], daemon=True).start()
         lines = []
         deadline = time.monotonic() + 60
         while not any("Ctrl-C" in line for line in lines):
             assert time.monotonic() < deadline and server.poll() is None, "".join(lines)
-            lines.append(server.stdout.readline())
+            try:
+                lines.append(received.get(timeout=0.5))
+            except queue.Empty:
+                pass
         output = "".join(lines)
         api_url = re.search(r"API\s+(http://\S+)", output)[1]
         assert re.search(r"AWS endpoint\s+http://127\.0\.0\.1:\d+", output)
@@ -62,7 +70,9 @@ def test_serve_prints_its_endpoints_serves_the_api_and_stops_cleanly_on_ctrl_c()
         assert upload["uploadUrl"].startswith("http://127.0.0.1:")
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0
-        assert "stopped." in server.stdout.read()
+        tail = ""
+        while "stopped." not in tail:
+            tail += received.get(timeout=5)  # queue.Empty fails the test if it never says so
     finally:
         if server.poll() is None:
             server.kill()

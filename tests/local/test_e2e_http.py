@@ -86,3 +86,16 @@ def test_cors_preflight_allows_browser_clients(stack):
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_an_upload_url_writes_once(client: Client, photo: bytes):
+    """Keys are write-once (If-None-Match: *): reusing a URL cannot swap the bytes of an image."""
+    upload = client.request_upload("once.jpg", "image/jpeg", len(photo))
+    assert upload["headers"]["If-None-Match"] == "*"
+    client.put(upload, photo)
+    first = client.wait(upload["imageId"])
+    assert first["status"] == "COMPLETE"
+    with pytest.raises(ApiError) as raised:
+        client.put(upload, photo)
+    assert raised.value.status == 412
+    assert client.image(upload["imageId"])["original"]["sha256"] == first["original"]["sha256"]

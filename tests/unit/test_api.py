@@ -10,18 +10,7 @@ from moto import mock_aws
 
 from functions.api.logic import Api, BadRequest, image_status, issue_upload_url, sanitise_filename
 from imgpipe import config
-
-
-class FakeImages:
-    def __init__(self) -> None:
-        self.records: dict[str, dict[str, Any]] = {}
-
-    def create_awaiting(self, item: dict[str, Any]) -> None:
-        assert item["imageId"] not in self.records
-        self.records[item["imageId"]] = item
-
-    def get(self, image_id: str) -> dict[str, Any] | None:
-        return self.records.get(image_id)
+from tests.fakes import FakeImages
 
 
 class FakePresigner:
@@ -42,7 +31,7 @@ def test_upload_url_uses_a_server_chosen_key_and_records_awaiting_upload(api: Ap
     image_id = result["imageId"]
     assert result["key"] == f"uploads/{image_id}/My_Photo_1_.jpg"
     assert result["method"] == "PUT"
-    assert result["headers"] == {"Content-Type": "image/jpeg"}
+    assert result["headers"] == {"Content-Type": "image/jpeg", "If-None-Match": "*"}
     assert result["expiresIn"] == api.settings.upload_url_ttl
     assert result["uploadUrl"] == f"https://in.s3/{result['key']}?type=image/jpeg&length=1234&ttl=300"
     record = api.images.records[image_id]
@@ -59,6 +48,9 @@ def test_upload_url_uses_a_server_chosen_key_and_records_awaiting_upload(api: Ap
         ("a.jpg", "image/jpeg", None, "INVALID_SIZE"),
         ("a.jpg", "image/jpeg", "0", "INVALID_SIZE"),
         ("a.jpg", "image/jpeg", "1e3", "INVALID_SIZE"),
+        ("a.jpg", "image/jpeg", "\u00b2", "INVALID_SIZE"),  # str.isdigit() would accept it, int() would not
+        ("a.jpg", "image/jpeg", "\u0663", "INVALID_SIZE"),
+        ("a.jpg", "image/jpeg", "9" * 5000, "INVALID_SIZE"),
         ("a.jpg", "image/jpeg", str(config.Limits().max_bytes + 1), "IMAGE_TOO_LARGE"),
         (None, "image/jpeg", "10", "INVALID_FILENAME"),
         ("x" * 300, "image/jpeg", "10", "INVALID_FILENAME"),
@@ -102,9 +94,38 @@ def test_failed_image_with_a_plain_text_cause_keeps_it(api: Api):
     assert image_status(api, "b" * 32)["error"] == {"code": "States.Timeout", "message": "Task timed out"}
 
 
+def test_an_execution_that_outlived_express_is_reported_failed_and_recorded(api: Api):
+    from datetime import datetime, timezone
+
+    image_id = "d" * 32
+    api.images.records[image_id] = {"imageId": image_id, "status": "PROCESSING", "executionId": "exec-1", "startedAt": "2026-11-28T09:00:00.123Z"}
+    young = image_status(api, image_id, now=datetime(2026, 11, 28, 9, 4, 0, tzinfo=timezone.utc))
+    assert young["status"] == "PROCESSING"
+
+    old = image_status(api, image_id, now=datetime(2026, 11, 28, 9, 6, 0, tzinfo=timezone.utc))
+    assert old["status"] == "FAILED"
+    assert old["error"]["code"] == "PROCESSING_TIMEOUT"
+    assert api.images.records[image_id]["status"] == "FAILED"
+
+
+def test_a_stuck_check_that_loses_the_race_shows_the_finished_record(api: Api):
+    from datetime import datetime, timezone
+
+    image_id = "e" * 32
+    api.images.records[image_id] = {"imageId": image_id, "status": "PROCESSING", "executionId": "exec-1", "startedAt": "2026-11-28T09:00:00Z"}
+
+    def finished_meanwhile(*args):
+        api.images.records[image_id] = {"imageId": image_id, "status": "COMPLETE", "executionId": "exec-1", "renditions": []}
+        return False
+
+    api.images.fail_stale = finished_meanwhile
+    assert image_status(api, image_id, now=datetime(2026, 11, 28, 10, 0, 0, tzinfo=timezone.utc))["status"] == "COMPLETE"
+
+
 def test_unknown_or_malformed_ids_are_not_found(api: Api):
     assert image_status(api, "c" * 32) is None
     assert image_status(api, "../../etc") is None
+    assert image_status(api, "c" * 32 + "\n") is None
 
 
 @pytest.fixture
@@ -150,7 +171,7 @@ def test_api_handler_issues_a_presigned_put_signed_for_the_content_type(aws, eve
     query = parse_qs(url.query)
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
     assert query["X-Amz-Expires"] == ["300"]
-    assert set(query["X-Amz-SignedHeaders"][0].split(";")) >= {"content-type", "content-length", "host"}
+    assert set(query["X-Amz-SignedHeaders"][0].split(";")) >= {"content-type", "content-length", "host", "if-none-match"}
     record = boto3.resource("dynamodb").Table("images").get_item(Key={"imageId": body["imageId"]})["Item"]
     assert record["status"] == "AWAITING_UPLOAD"
 

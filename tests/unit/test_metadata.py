@@ -1,22 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+import boto3
+import pytest
+from moto import mock_aws
 
 from functions.metadata.logic import record_image
-from imgpipe.aws import StaleExecution
-
-
-class FakeImages:
-    """An ImageRepository in memory, with the same ownership rule as DynamoImages.complete."""
-
-    def __init__(self, records: dict[str, dict[str, Any]] | None = None):
-        self.records = records or {}
-
-    def complete(self, image_id: str, object_version: str, fields: dict[str, Any]) -> None:
-        record = self.records.get(image_id)
-        if record is None or record.get("objectVersion") != object_version:
-            raise StaleExecution(image_id)
-        record.update(fields)
+from imgpipe.aws import DynamoImages, StaleExecution
+from tests.fakes import FakeImages
 
 
 def test_record_image_marks_the_image_complete_with_original_and_renditions(event):
@@ -40,3 +30,42 @@ def test_record_image_does_not_overwrite_a_newer_upload(event):
 
     assert record_image(payload, images) == {"status": "SUPERSEDED"}
     assert images.records[payload["imageId"]] == {"status": "PROCESSING", "objectVersion": "newer-etag:01"}
+
+
+@pytest.fixture
+def table(monkeypatch):
+    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName="images",
+            AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield DynamoImages("images")
+
+
+def test_dynamo_complete_writes_only_while_the_execution_owns_the_record(table, event):
+    payload = event("metadata_input")
+    table.table.put_item(Item={"imageId": payload["imageId"], "status": "PROCESSING", "objectVersion": payload["objectVersion"]})
+
+    assert record_image(payload, table, now="2026-11-28T09:00:01Z") == {"status": "COMPLETE"}
+    stored = table.get(payload["imageId"])
+    assert stored["status"] == "COMPLETE"
+    assert stored["renditions"][0]["bytes"] == 123372  # numbers survive the Decimal round trip
+
+    table.table.update_item(Key={"imageId": payload["imageId"]}, UpdateExpression="SET objectVersion = :v", ExpressionAttributeValues={":v": "newer:02"})
+    with pytest.raises(StaleExecution):
+        table.complete(payload["imageId"], payload["objectVersion"], {"status": "COMPLETE"})
+
+
+def test_dynamo_fail_stale_only_fails_the_execution_it_names(table):
+    table.table.put_item(Item={"imageId": "a" * 32, "status": "PROCESSING", "executionId": "exec-1"})
+    error = {"code": "PROCESSING_TIMEOUT", "cause": "too slow"}
+    assert table.fail_stale("a" * 32, "exec-0", error, "2026-11-28T09:10:00Z") is False
+    assert table.get("a" * 32)["status"] == "PROCESSING"
+    assert table.fail_stale("a" * 32, "exec-1", error, "2026-11-28T09:10:00Z") is True
+    assert table.get("a" * 32)["error"] == error
+    assert table.fail_stale("a" * 32, "exec-1", error, "2026-11-28T09:10:00Z") is False  # already FAILED

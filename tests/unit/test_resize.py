@@ -18,11 +18,11 @@ INPUT, OUTPUT = "uploads-bucket", "output-bucket"
 SETTINGS = PipelineSettings(renditions=(Rendition("large", 400), Rendition("small", 100, "webp")))
 
 
-def event(key: str = "uploads/img-1/photo.jpg") -> dict:
-    return {"imageId": "img-1", "source": {"bucket": INPUT, "key": key, "size": 0, "eTag": "e"}}
+def event(key: str = "uploads/0123456789abcdef0123456789abcdef/photo.jpg") -> dict:
+    return {"imageId": "0123456789abcdef0123456789abcdef", "source": {"bucket": INPUT, "key": key, "size": 0, "eTag": "e"}}
 
 
-def store_with(data: bytes, key: str = "uploads/img-1/photo.jpg") -> FakeStore:
+def store_with(data: bytes, key: str = "uploads/0123456789abcdef0123456789abcdef/photo.jpg") -> FakeStore:
     store = FakeStore()
     store.put(INPUT, key, data, "application/octet-stream")
     return store
@@ -34,10 +34,10 @@ def test_writes_one_lossless_upright_intermediate_per_rendition():
     result = resize_image(event(), store, SETTINGS, OUTPUT)
 
     assert result["intermediates"] == [
-        {"name": "large", "key": "work/img-1/large.raw", "width": 400, "height": 267},
-        {"name": "small", "key": "work/img-1/small.raw", "width": 100, "height": 67},
+        {"name": "large", "key": "work/0123456789abcdef0123456789abcdef/large.raw", "width": 400, "height": 267},
+        {"name": "small", "key": "work/0123456789abcdef0123456789abcdef/small.raw", "width": 100, "height": 67},
     ]
-    assert store.keys(OUTPUT) == ["work/img-1/large.raw", "work/img-1/small.raw"]
+    assert store.keys(OUTPUT) == ["work/0123456789abcdef0123456789abcdef/large.raw", "work/0123456789abcdef0123456789abcdef/small.raw"]
     for item in result["intermediates"]:
         stored = store.objects[(OUTPUT, item["key"])]
         assert stored.content_type == "application/octet-stream"
@@ -46,7 +46,7 @@ def test_writes_one_lossless_upright_intermediate_per_rendition():
         assert image.mode == "RGB" and image.size == (item["width"], item["height"])
         assert image.info == {}  # no ICC, EXIF, comments: pixels only
     # upright: the top-left quadrant of the picture is red
-    large = core.decode_intermediate(store.data(OUTPUT, "work/img-1/large.raw"))
+    large = core.decode_intermediate(store.data(OUTPUT, "work/0123456789abcdef0123456789abcdef/large.raw"))
     assert large.getpixel((40, 40))[0] > 180 and large.getpixel((40, 40))[2] < 80
 
 
@@ -56,7 +56,7 @@ def test_returns_the_original_facts_for_the_record():
 
     original = resize_image(event(), store, SETTINGS, OUTPUT)["original"]
 
-    assert original["key"] == "uploads/img-1/photo.jpg"
+    assert original["key"] == "uploads/0123456789abcdef0123456789abcdef/photo.jpg"
     assert (original["format"], original["mime"], original["width"], original["height"]) == ("JPEG", "image/jpeg", 320, 240)
     assert original["bytes"] == len(data) and len(original["sha256"]) == 64
     assert original["camera"]["gps_present"] is True and "SECRET" not in json.dumps(original)
@@ -66,12 +66,12 @@ def test_returns_the_original_facts_for_the_record():
 def test_transparency_survives_into_the_intermediate():
     rgba = corpus.photo(200, 100).convert("RGBA")
     rgba.putalpha(Image.linear_gradient("L").resize((200, 100)))
-    store = store_with(corpus.save(rgba, "PNG"), "uploads/img-1/a.png")
+    store = store_with(corpus.save(rgba, "PNG"), "uploads/0123456789abcdef0123456789abcdef/a.png")
 
-    result = resize_image(event("uploads/img-1/a.png"), store, SETTINGS, OUTPUT)
+    result = resize_image(event("uploads/0123456789abcdef0123456789abcdef/a.png"), store, SETTINGS, OUTPUT)
 
     assert result["original"]["has_alpha"] is True
-    assert core.decode_intermediate(store.data(OUTPUT, "work/img-1/large.raw")).mode == "RGBA"
+    assert core.decode_intermediate(store.data(OUTPUT, "work/0123456789abcdef0123456789abcdef/large.raw")).mode == "RGBA"
 
 
 def test_a_retry_overwrites_instead_of_accumulating():
@@ -81,7 +81,7 @@ def test_a_retry_overwrites_instead_of_accumulating():
     second = resize_image(event(), store, SETTINGS, OUTPUT)
 
     assert first == second
-    assert store.keys(OUTPUT) == ["work/img-1/large.raw", "work/img-1/small.raw"]
+    assert store.keys(OUTPUT) == ["work/0123456789abcdef0123456789abcdef/large.raw", "work/0123456789abcdef0123456789abcdef/small.raw"]
 
 
 @pytest.mark.parametrize(("name", "data", "code"), corpus.refused_files()[::6], ids=lambda v: v if isinstance(v, str) else "")
@@ -116,9 +116,21 @@ def test_the_copyright_line_rides_along_only_when_kept():
     for keep in (False, True):
         store = store_with(data)
         resize_image(event(), store, PipelineSettings(keep_copyright=keep, watermark=Watermark(text="")), OUTPUT)
-        info = core.decode_intermediate(store.data(OUTPUT, "work/img-1/large.raw")).info
+        info = core.decode_intermediate(store.data(OUTPUT, "work/0123456789abcdef0123456789abcdef/large.raw")).info
         assert info.get(core.COPYRIGHT_KEY) == (corpus.SECRETS["copyright"] if keep else None)
 
 
 def test_intermediate_keys_are_deterministic():
     assert intermediate_key("abc", "large") == "work/abc/large.raw"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["uploads/photo.jpg", "elsewhere/0123456789abcdef0123456789abcdef/a.jpg", "uploads/ffffffffffffffffffffffffffffffff/a.jpg", "uploads/0123456789abcdef0123456789abcdef/../x"],
+)
+def test_keys_the_api_did_not_issue_are_refused_before_reading(key: str):
+    store = store_with(corpus.oriented(1, "JPEG", width=60, height=40), key)
+    with pytest.raises(PermanentError) as raised:
+        resize_image(event(key), store, SETTINGS, OUTPUT)
+    assert raised.value.code == "INVALID_UPLOAD_KEY"
+    assert store.keys(OUTPUT) == []

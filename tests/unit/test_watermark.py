@@ -22,9 +22,9 @@ SETTINGS = PipelineSettings(renditions=RENDITIONS, watermark=Watermark(min_edge=
 
 def resized(data: bytes, settings: PipelineSettings = SETTINGS, store: FakeStore | None = None) -> tuple[FakeStore, dict]:
     store = store or FakeStore()
-    store.put(INPUT, "uploads/img-1/p.jpg", data, "image/jpeg")
-    result = resize_image({"imageId": "img-1", "source": {"bucket": INPUT, "key": "uploads/img-1/p.jpg"}}, store, settings, OUTPUT)
-    return store, {"imageId": "img-1", "intermediates": result["intermediates"]}
+    store.put(INPUT, "uploads/0123456789abcdef0123456789abcdef/p.jpg", data, "image/jpeg")
+    result = resize_image({"imageId": "0123456789abcdef0123456789abcdef", "source": {"bucket": INPUT, "key": "uploads/0123456789abcdef0123456789abcdef/p.jpg"}}, store, settings, OUTPUT)
+    return store, {"imageId": "0123456789abcdef0123456789abcdef", "intermediates": result["intermediates"]}
 
 
 def test_writes_encoded_renditions_with_their_content_type_and_cache_headers():
@@ -33,9 +33,9 @@ def test_writes_encoded_renditions_with_their_content_type_and_cache_headers():
     result = watermark_renditions(event, store, SETTINGS, OUTPUT)
 
     assert [(r["name"], r["key"], r["format"], r["contentType"], r["width"], r["height"]) for r in result["renditions"]] == [
-        ("large", "renditions/img-1/large.jpg", "jpeg", "image/jpeg", 600, 450),
-        ("thumb", "renditions/img-1/thumb.webp", "webp", "image/webp", 150, 112),
-        ("lossless", "renditions/img-1/lossless.png", "png", "image/png", 300, 225),
+        ("large", "renditions/0123456789abcdef0123456789abcdef/large.jpg", "jpeg", "image/jpeg", 600, 450),
+        ("thumb", "renditions/0123456789abcdef0123456789abcdef/thumb.webp", "webp", "image/webp", 150, 112),
+        ("lossless", "renditions/0123456789abcdef0123456789abcdef/lossless.png", "png", "image/png", 300, 225),
     ]
     for r in result["renditions"]:
         stored = store.objects[(OUTPUT, r["key"])]
@@ -114,7 +114,7 @@ def test_a_bad_logo_is_a_configuration_error(blob):
 
 
 def test_a_missing_intermediate_is_source_missing():
-    event = {"imageId": "img-1", "intermediates": [{"name": "large", "key": "work/img-1/large.raw", "width": 1, "height": 1}]}
+    event = {"imageId": "0123456789abcdef0123456789abcdef", "intermediates": [{"name": "large", "key": "work/0123456789abcdef0123456789abcdef/large.raw", "width": 1, "height": 1}]}
 
     with pytest.raises(PermanentError) as caught:
         watermark_renditions(event, FakeStore(), SETTINGS, OUTPUT)
