@@ -46,7 +46,7 @@ class Storage(Construct):
                 s3.CorsRule(
                     allowed_methods=[s3.HttpMethods.PUT],
                     allowed_origins=["*"],
-                    allowed_headers=["Content-Type"],
+                    allowed_headers=["Content-Type", "If-None-Match"],  # the headers the upload URL signs
                     exposed_headers=["ETag"],
                     max_age=CORS_MAX_AGE_S,
                 )
