@@ -40,7 +40,9 @@ def test_upload_url_complete_image_and_errors_match_their_schemas(client: Client
     schema("UploadUrl").validate(upload)
     schema("Image").validate(client.image(upload["imageId"]))
     client.put(upload, photo)
-    schema("Image").validate(client.wait(upload["imageId"]))
+    complete = client.wait(upload["imageId"])
+    schema("Image").validate(complete)
+    assert complete["status"] == "COMPLETE" and complete["renditions"]
     with pytest.raises(ApiError) as raised:
         client.request_upload("x.jpg", "text/plain", 10)
     schema("Error").validate(raised.value.body)
@@ -49,5 +51,5 @@ def test_upload_url_complete_image_and_errors_match_their_schemas(client: Client
 def test_failed_image_matches_the_schema(client: Client):
     image_id = client.upload("x.jpg", b"\x00" * 100, "image/jpeg")
     view = client.wait(image_id)
-    assert view["status"] == "FAILED"
+    assert view["status"] == "FAILED" and view["error"]["code"]
     schema("Image").validate(view)

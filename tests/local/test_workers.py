@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import os
+
+import psutil
 
 from imgpipe.config import METADATA
 from imgpipe.local.workers import WorkerPool, serve
 
 
 def test_the_stack_runs_handlers_outside_the_test_process(stack, client, photo):
-    assert stack.lambdas._pool is not None
+    workers = [psutil.Process(w.process.pid) for w in stack.lambdas._pool._all]
+    assert workers and all(w.pid != os.getpid() for w in workers)
+    before = sum(w.cpu_times().user for w in workers)
     image_id = client.upload("pooled.jpg", photo, "image/jpeg")
     assert client.wait(image_id)["status"] == "COMPLETE"
+    assert sum(w.cpu_times().user for w in workers) > before  # the resizing happened over there
 
 
 def test_a_worker_that_dies_is_reported_as_runtime_exit_error_and_replaced(stack):
