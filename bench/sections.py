@@ -400,10 +400,18 @@ def handoff(ctx: Context) -> None:
 
 # ==== cold start ==================================================================================
 COLD_SUBJECTS = ("boto3", "functions.resize.handler", "functions.watermark.handler", "functions.metadata.handler", "functions.api.handler")
+# The clients each step's handler uses (runtime.store = S3, runtime.images = DynamoDB; see
+# functions/*/handler.py): a cold start creates those, not the other step's.
+COLD_CLIENTS = {
+    "functions.resize.handler": ("store",),
+    "functions.watermark.handler": ("store",),
+    "functions.metadata.handler": ("images",),
+    "functions.api.handler": ("store", "images"),
+}
 _COLD_CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter(); c0 = time.process_time()
-subject = sys.argv[1]
+subject, clients = sys.argv[1], sys.argv[2:]
 if subject == "boto3":
     import boto3
     t1 = time.perf_counter()
@@ -414,8 +422,10 @@ else:
     t1 = time.perf_counter()
     from imgpipe.runtime import default_runtime
     rt = default_runtime()
-    rt.store.client
-    rt.images.table
+    if "store" in clients:
+        rt.store.client
+    if "images" in clients:
+        rt.images.table
 t2 = time.perf_counter()
 print(json.dumps({"import_ms": (t1 - t0) * 1e3, "clients_ms": (t2 - t1) * 1e3, "total_ms": (t2 - t0) * 1e3, "cpu_ms": (time.process_time() - c0) * 1e3}))
 """
@@ -439,7 +449,7 @@ def cold_env(pin: int | None) -> dict[str, str]:
 
 
 def _cold_cmd(subject: str, pin: int | None, extra: tuple[str, ...] = ()) -> list[str]:
-    cmd = [PYTHON, *extra, "-c", _COLD_CHILD, subject]
+    cmd = [PYTHON, *extra, "-c", _COLD_CHILD, subject, *COLD_CLIENTS.get(subject, ())]
     if pin is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(pin), *cmd]
     return cmd
