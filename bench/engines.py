@@ -303,7 +303,8 @@ def run_resize_step(data: bytes, spec: dict[str, Any]) -> dict[str, Any]:
             self.objects.pop((bucket, key), None)
 
     store = MemoryStore()
-    event = {"imageId": "bench", "source": {"bucket": "in", "key": "uploads/bench"}}
+    image_id = "0" * 32  # the resize step only takes upload keys the API issues: uploads/<32 hex>/<name>
+    event = {"imageId": image_id, "source": {"bucket": "in", "key": f"uploads/{image_id}/bench"}}
     result = resize_image(event, store, core_settings(spec), "out")
     return {"intermediates": len(result.get("intermediates", [])), "stored_bytes": sum(len(v) for k, v in store.objects.items() if k != "in")}
 
