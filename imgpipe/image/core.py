@@ -10,8 +10,10 @@ The order of ``resize`` is the security story (docs/image-handling.md):
 2. ``probe`` scans the container (frames, compressed-metadata bombs) without decoding pixels;
 3. ``Image.open(formats=[that format])`` parses the header only; size, pixel, edge and frame
    limits are checked against it;
-4. only then is the first frame decoded (JPEG: straight at a reduced scale when possible);
-5. colour is converted to 8-bit sRGB, the EXIF orientation applied, all metadata dropped.
+4. only then is the first frame decoded (JPEG: straight at 1/2 scale when that is safe);
+5. colour is converted to 8-bit sRGB, all metadata dropped;
+6. the renditions are resampled (largest first, smaller ones cascaded from larger ones) and the
+   EXIF orientation applied to them.
 """
 
 from __future__ import annotations
@@ -366,8 +368,8 @@ def resize_all(
     """
     swap = transpose in (Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270)
     upright = (frame.height, frame.width) if swap else frame.size
-    # Resample RGBA premultiplied (as Image.resize does), converting once for the whole cascade.
-    work = frame.convert("RGBa") if frame.mode == "RGBA" else frame
+    work: Image.Image | None = None  # the frame as resampled: RGBA premultiplied (as Image.resize
+    # does), converted once for the whole cascade and only if some rendition needs resampling
     made: list[Image.Image] = []  # resampled renditions, largest first, in work mode
     by_name: dict[str, Image.Image] = {}
     for rendition in sorted(renditions, key=lambda r: -r.long_edge):
@@ -376,7 +378,11 @@ def resize_all(
         if size == frame.size:
             by_name[rendition.name] = frame
             continue
-        parent = next((im for im in reversed(made) if max(im.size) >= CASCADE_GAP * max(size)), work)
+        parent = next((im for im in reversed(made) if max(im.size) >= CASCADE_GAP * max(size)), None)
+        if parent is None:
+            if work is None:
+                work = frame.convert("RGBa") if frame.mode == "RGBA" else frame
+            parent = work
         image = parent if parent.size == size else _lanczos(parent, size)
         made.append(image)
         by_name[rendition.name] = image
