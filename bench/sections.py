@@ -394,7 +394,7 @@ def handoff(ctx: Context) -> None:
     ctx.log("  Lambda arm64 cost per 1,000 images: 3 workflow invocations; step CPU ms measured here -> billed ms at the step's memory")
     ctx.log(f"  (below {FULL_VCPU_MB} MB a function gets a fraction of a vCPU); metadata assumed {METADATA_ASSUMED_MS:.0f} ms; S3, DynamoDB,")
     ctx.log("  Step Functions, API calls and cold starts not included.  'render split' = render() CPU split in the proportion of the")
-    ctx.log("  steps' image work (no hand-off); 'staged + hand-off' = what the two Lambdas do, PNG intermediates included.")
+    ctx.log("  steps' image work (no hand-off); 'staged + hand-off' = what the two Lambdas do, intermediates included (core: raw, naive: PNG).")
     ctx.log(table(["input", "engine", "estimate", "resize ms", "watermark ms", "GB-s/image", "compute/1k", "requests/1k", "total/1k"], cost_rows, "lllrrrrrr"))
 
 
