@@ -250,7 +250,7 @@ def _target_size(width: int, height: int, long_edge: int) -> tuple[int, int]:
 # the new Nyquist limit and the old one back into the picture.  The 1/4 and 1/8 forms alias even with
 # LANCZOS after them, so the draft goes down to 1/2 at most; and 1/2 is only used when LANCZOS still
 # has DRAFT_GAP of reduction left to filter that leakage out.  Measured on the benchmark photo and
-# zone plate (docs/performance.md, "JPEG draft"): with a 1.25x gap a 12 MP photo's 1600 px rendition
+# zone plate (docs/performance.md, "JPEG draft gap"): with a 1.25x gap a 12 MP photo's 1600 px rendition
 # lost 2.5 dB of luma PSNR against a full-decode LANCZOS reference and showed moire on the zone plate;
 # the loss falls to 0.5 dB at 2.0-2.25x and 0.2-0.3 dB at 2.5x, where the plate's stop band is as flat
 # as the reference's.  So a 12 MP or 24 MP photo is decoded in full for a 1600 px rendition, and the
@@ -496,8 +496,8 @@ def output_format(rendition: Rendition, has_alpha: bool) -> str:
     return "webp" if has_alpha else "jpeg"
 
 
-# Encoder settings, chosen by measurement (docs/performance.md, "Encoder settings"; 1600 px photo
-# rendition, single-threaded, every setting compared at the quality knob that gives the same SSIM):
+# Encoder settings, chosen by measurement (docs/performance.md, "Encoder settings at equal quality";
+# the 1600 px photo rendition, single-threaded, every setting at the quality knob giving the same SSIM):
 # * JPEG: progressive (Huffman tables always optimised) costs ~11 ms more than an optimised baseline
 #   file for 1.7 % fewer bytes at identical pixels, and lets browsers show a preview early: kept.
 #   4:2:0 chroma is written explicitly (it is libjpeg's default for our qualities anyway).
