@@ -15,6 +15,8 @@ import time (~110 ms, 40 % of a handler's cold start in the local stack and the 
 from __future__ import annotations
 
 import contextlib
+import os
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -51,8 +53,15 @@ class NoTracing(BaseProvider):
     def patch_all(self) -> None: ...
 
 
+def tracing_disabled(environ: Mapping[str, str] = os.environ) -> bool:
+    """Powertools' rule: off when told so, outside Lambda, and under SAM/Chalice local."""
+    told_off = environ.get("POWERTOOLS_TRACE_DISABLED", "false").lower() in ("1", "true", "yes", "on")
+    local = environ.get("AWS_SAM_LOCAL") or environ.get("CHALICE_LOCAL")
+    return told_off or bool(local) or "AWS_LAMBDA_FUNCTION_NAME" not in environ
+
+
 def build_tracer() -> Tracer:
-    if Tracer._is_tracer_disabled():
+    if tracing_disabled():
         # disabled=True as well, so Powertools skips patching; the provider keeps it from importing
         # the X-Ray SDK to find its default recorder.
         return Tracer(disabled=True, provider=NoTracing())

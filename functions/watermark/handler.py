@@ -1,16 +1,16 @@
-from typing import Any
-
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from imgpipe.contracts import WatermarkInput, WatermarkOutput
 from imgpipe.observability import logger, metrics, tracer
 from imgpipe.runtime import Runtime, default_runtime
 
 from .logic import load_logo, watermark_renditions
 
+
 @logger.inject_lambda_context(correlation_id_path="imageId")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext, runtime: Runtime | None = None) -> dict[str, Any]:
+def handler(event: WatermarkInput, context: LambdaContext, runtime: Runtime | None = None) -> WatermarkOutput:
     runtime = runtime or default_runtime()
     bucket = runtime.resources.output_bucket
     if "logo" not in runtime.memo:  # read once per container, not per image

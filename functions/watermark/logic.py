@@ -7,6 +7,7 @@ from typing import Any
 
 from imgpipe.aws import ObjectStore
 from imgpipe.config import RENDITION_PREFIX, PipelineSettings, SettingsError
+from imgpipe.contracts import WatermarkInput, WatermarkOutput
 from imgpipe.image import core, watermark
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -48,8 +49,8 @@ def load_logo(store: ObjectStore, settings: PipelineSettings, bucket: str) -> An
 
 
 def watermark_renditions(
-    event: dict[str, Any], store: ObjectStore, settings: PipelineSettings, output_bucket: str, logo: Any = None
-) -> dict[str, Any]:
+    event: WatermarkInput, store: ObjectStore, settings: PipelineSettings, output_bucket: str, logo: Any = None
+) -> WatermarkOutput:
     image_id = event["imageId"]
     by_name = {r.name: r for r in settings.renditions}
     renditions = []
