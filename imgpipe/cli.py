@@ -9,13 +9,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from imgpipe import config
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import boto3
