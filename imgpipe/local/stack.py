@@ -18,6 +18,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from imgpipe import config
+from imgpipe.local import presigned
 from imgpipe.local.apigw import api_gateway_app
 from imgpipe.local.bridge import EventBridgeTarget
 from imgpipe.local.lambdas import LambdaService, LocalFunction
@@ -85,7 +86,7 @@ class LocalStack:
         aws_server = make_server(
             EMULATOR_HOST,
             aws_port,
-            self.lambdas.wsgi(DomainDispatcherApplication(create_backend_app)),
+            presigned.guard(self.lambdas.wsgi(DomainDispatcherApplication(create_backend_app)), LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
             threaded=True,
             request_handler=MotoRequestHandler,
         )
