@@ -425,7 +425,7 @@ else:
     if "store" in clients:
         rt.store.client
     if "images" in clients:
-        rt.images.table
+        rt.images.client
 t2 = time.perf_counter()
 print(json.dumps({"import_ms": (t1 - t0) * 1e3, "clients_ms": (t2 - t1) * 1e3, "total_ms": (t2 - t0) * 1e3, "cpu_ms": (time.process_time() - c0) * 1e3}))
 """

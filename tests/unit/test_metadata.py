@@ -49,20 +49,23 @@ def table(monkeypatch):
 
 def test_dynamo_complete_writes_only_while_the_execution_owns_the_record(table, event):
     payload = event("metadata_input")
-    table.table.put_item(Item={"imageId": payload["imageId"], "status": "PROCESSING", "objectVersion": payload["objectVersion"]})
+    table.create_awaiting({"imageId": payload["imageId"], "status": "PROCESSING", "objectVersion": payload["objectVersion"]})
 
     assert record_image(payload, table, now="2026-11-28T09:00:01Z") == {"status": "COMPLETE"}
     stored = table.get(payload["imageId"])
     assert stored["status"] == "COMPLETE"
     assert stored["renditions"][0]["bytes"] == 123372  # numbers survive the Decimal round trip
 
-    table.table.update_item(Key={"imageId": payload["imageId"]}, UpdateExpression="SET objectVersion = :v", ExpressionAttributeValues={":v": "newer:02"})
+    boto3.client("dynamodb").update_item(
+        TableName="images", Key={"imageId": {"S": payload["imageId"]}},
+        UpdateExpression="SET objectVersion = :v", ExpressionAttributeValues={":v": {"S": "newer:02"}},
+    )  # fmt: skip
     with pytest.raises(StaleExecution):
         table.complete(payload["imageId"], payload["objectVersion"], {"status": "COMPLETE"})
 
 
 def test_dynamo_fail_stale_only_fails_the_execution_it_names(table):
-    table.table.put_item(Item={"imageId": "a" * 32, "status": "PROCESSING", "executionId": "exec-1"})
+    table.create_awaiting({"imageId": "a" * 32, "status": "PROCESSING", "executionId": "exec-1"})
     error = {"code": "PROCESSING_TIMEOUT", "cause": "too slow"}
     assert table.fail_stale("a" * 32, "exec-0", error, "2026-11-28T09:10:00Z") is False
     assert table.get("a" * 32)["status"] == "PROCESSING"
