@@ -62,8 +62,11 @@ class S3Store:
 
     @cached_property
     def client(self) -> Any:
-        # SigV4 everywhere: presigned PUTs then sign the content type and length too.
-        return _client("s3", signature_version="s3v4")
+        # SigV4 everywhere: presigned PUTs then sign the content type and length too.  Virtual
+        # addressing gives regional hosts (<bucket>.s3.<region>.amazonaws.com): the global host
+        # answers a new bucket outside us-east-1 with a 307 that browsers and signatures fail on.
+        # With an endpoint URL (the local emulator) botocore still uses path style.
+        return _client("s3", signature_version="s3v4", s3={"addressing_style": "virtual"})
 
     def get(self, bucket: str, key: str, max_bytes: int) -> bytes:
         try:

@@ -36,6 +36,9 @@ VALIDATION_ERROR_TEMPLATE = json.dumps(
 )
 GATEWAY_ERROR_TEMPLATE = '{"message":$context.error.messageString}'  # API Gateway's default body
 
+# No $context.error.message: quoted, a message holding a quote would break the line's JSON, and its
+# pre-quoted form (messageString) makes the format itself unparseable for JSON log tooling. The
+# error type and status are here; the message is in the stage's execution logs.
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
     "extendedRequestId": "$context.extendedRequestId",
@@ -53,9 +56,9 @@ ACCESS_LOG_FIELDS = {
     "integrationLatency": "$context.integration.latency",
     "integrationStatus": "$context.integration.status",
     "errorType": "$context.error.responseType",
-    "errorMessage": "$context.error.message",
     "xrayTraceId": "$context.xrayTraceId",
 }
+ACCESS_LOG_FORMAT = json.dumps(ACCESS_LOG_FIELDS)
 
 
 class Api(Construct):
@@ -94,9 +97,19 @@ class Api(Construct):
                 data_trace_enabled=False,  # full request/response logs would hold presigned URLs
                 metrics_enabled=True,
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigw.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+                access_log_format=apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT),
             ),
         )
+        # ERROR-level execution logs go to a group API Gateway would otherwise create on its own, with
+        # no retention and outside the stack: create it first, so retention and removal apply.
+        self.execution_logs = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.API_STAGE}",
+            retention=options.log_retention,
+            removal_policy=options.removal_policy,
+        )
+        self.rest_api.deployment_stage.node.add_dependency(self.execution_logs)
         # The stack publishes the URL once, as ApiUrl; drop RestApi's automatic duplicate output.
         self.rest_api.node.try_remove_child("Endpoint")
         api_role = self.rest_api.node.try_find_child("CloudWatchRole")

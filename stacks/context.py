@@ -13,7 +13,9 @@ Context keys (``cdk.json``'s ``context`` block or ``cdk deploy -c key=value``):
     ``retain`` (default) keeps buckets, table, queue and log groups when the stack is deleted;
     ``destroy`` deletes them, emptying the buckets first.
 ``imgpipe:powertoolsLayerVersion``
-    Version of the AWS-published Powertools layer (default ``POWERTOOLS_LAYER_VERSION``).
+    A layer version number of the AWS-published Powertools layer, to pin it by hand.  By default the
+    layer ARN is resolved at deploy time from the public SSM parameter AWS publishes for the
+    Powertools release this project is tested with (``powertools_ssm_parameter``).
 """
 
 from __future__ import annotations
@@ -34,11 +36,19 @@ REMOVAL_POLICY_KEY = "imgpipe:removalPolicy"
 POWERTOOLS_LAYER_KEY = "imgpipe:powertoolsLayerVersion"
 
 DEFAULT_LOG_RETENTION_DAYS = 30
-# AWSLambdaPowertoolsPythonV3-python312-arm64, as listed on the Powertools "Installation" page
-# (docs/getting-started/install.md, "Lambda Layer").  Check the newest with
-#   aws ssm get-parameter --name /aws/service/powertools/python/arm64/python3.12/latest
-# and pin it here (or pass -c imgpipe:powertoolsLayerVersion=N).
-POWERTOOLS_LAYER_VERSION = 37
+
+
+def powertools_release() -> str:
+    """The Powertools release the tests ran with: the deployed layer is that same release."""
+    from importlib.metadata import version
+
+    return version("aws-lambda-powertools")
+
+
+def powertools_ssm_parameter(release: str | None = None) -> str:
+    # Public parameter whose value is that release's layer ARN in the deploying region.
+    return f"/aws/service/powertools/python/arm64/python3.12/{release or powertools_release()}"
+
 
 # The values CloudWatch Logs accepts, by number of days, mapped onto the CDK enum.
 _RETENTION_NAMES = {
@@ -49,7 +59,9 @@ _RETENTION_NAMES = {
     2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
     3653: "TEN_YEARS",
 }  # fmt: skip
-_REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN, "destroy": RemovalPolicy.DESTROY}
+# "retain" keeps data on update and delete but not when the stack's own creation rolls back: a
+# resource kept then (a named log group above all) would make every retry of the first deploy fail.
+_REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, "destroy": RemovalPolicy.DESTROY}
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,7 @@ class DeployOptions:
     settings: PipelineSettings
     log_retention_days: int
     removal: str  # "retain" | "destroy"
-    powertools_layer_version: int
+    powertools_layer_version: int | None  # None: resolve the tested release through SSM
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -66,6 +78,11 @@ class DeployOptions:
     @property
     def removal_policy(self) -> RemovalPolicy:
         return _REMOVAL_POLICIES[self.removal]
+
+    @property
+    def table_removal_policy(self) -> RemovalPolicy:
+        # The table is deletion-protected while retained, so a rollback could not delete it anyway.
+        return RemovalPolicy.DESTROY if self.destroy else RemovalPolicy.RETAIN
 
     @property
     def destroy(self) -> bool:
@@ -99,13 +116,13 @@ class DeployOptions:
         if removal not in _REMOVAL_POLICIES:
             raise SettingsError(f"{REMOVAL_POLICY_KEY} must be 'retain' or 'destroy', not {removal!r}")
 
-        layer = _as_int(POWERTOOLS_LAYER_KEY, powertools, POWERTOOLS_LAYER_VERSION)
-        if layer < 1:
+        layer = _as_int(POWERTOOLS_LAYER_KEY, powertools, None)
+        if layer is not None and layer < 1:
             raise SettingsError(f"{POWERTOOLS_LAYER_KEY} must be a positive layer version")
         return cls(parsed, days, removal, layer)
 
 
-def _as_int(key: str, value: Any, default: int) -> int:
+def _as_int(key: str, value: Any, default: int | None) -> int | None:
     if value is None or value == "":
         return default
     try:

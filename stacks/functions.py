@@ -10,12 +10,13 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from imgpipe import config
 from imgpipe.config import Resources, Step
 
-from .context import DeployOptions
+from .context import DeployOptions, powertools_ssm_parameter
 from .layer import REPO_ROOT, image_layer_code, requirements
 from .nag import acknowledge
 from .storage import Storage
@@ -58,9 +59,11 @@ class Functions(Construct):
             compatible_architectures=[ARCHITECTURE],
             description=f"imgpipe package + {' + '.join(requirements())} (linux/arm64, CPython 3.12)",
         )
-        self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(
-            self, "PowertoolsLayer", powertools_layer_arn(stack.region, options.powertools_layer_version)
-        )
+        if options.powertools_layer_version is None:
+            arn = ssm.StringParameter.value_for_string_parameter(self, powertools_ssm_parameter())
+        else:
+            arn = powertools_layer_arn(stack.region, options.powertools_layer_version)
+        self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", arn)
 
         input_bucket, output_bucket = storage.input_bucket, storage.output_bucket
         environment = {

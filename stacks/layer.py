@@ -59,8 +59,15 @@ def pillow_heif_requirement() -> str:
     return f"pillow-heif=={importlib.metadata.version('pillow_heif')}"
 
 
+def installed(distribution: str) -> str:
+    return f"{distribution}=={importlib.metadata.version(distribution)}"
+
+
 def requirements() -> list[str]:
-    return [pillow_requirement(), pillow_heif_requirement()]
+    # boto3/botocore too: the runtime's bundled SDK may predate what the code uses (PutObject's
+    # IfNoneMatch needs botocore >= 1.35), and shipping the tested SDK makes Lambda run what the
+    # tests ran.  s3transfer/jmespath/dateutil/urllib3 come with them as pip resolves them.
+    return [pillow_requirement(), pillow_heif_requirement(), installed("boto3"), installed("botocore")]
 
 
 def _module_file(module: str) -> Path | None:

@@ -24,7 +24,7 @@ class ImageTable(Construct):
             ),
             time_to_live_attribute=TTL_ATTRIBUTE,
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            removal_policy=options.removal_policy,
+            removal_policy=options.table_removal_policy,
             # A retained table is also protected from deletion outside CloudFormation.
             deletion_protection=not options.destroy,
         )

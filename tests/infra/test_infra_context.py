@@ -10,15 +10,16 @@ from aws_cdk import aws_logs as logs
 from infra_support import REPO_ROOT
 
 from imgpipe.config import PipelineSettings, SettingsError
-from stacks.context import POWERTOOLS_LAYER_VERSION, DeployOptions
+from stacks.context import DeployOptions
 
 
 def test_defaults_are_config_defaults_thirty_days_and_retain() -> None:
     options = DeployOptions.from_values(None, None, None, None)
     assert options.settings == PipelineSettings()
     assert options.log_retention_days == 30 and options.log_retention == logs.RetentionDays.ONE_MONTH
-    assert options.removal_policy == RemovalPolicy.RETAIN and not options.destroy
-    assert options.powertools_layer_version == POWERTOOLS_LAYER_VERSION
+    assert options.removal_policy == RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE and not options.destroy
+    assert options.table_removal_policy == RemovalPolicy.RETAIN
+    assert options.powertools_layer_version is None  # resolved from SSM for the tested release
 
 
 def test_cdk_json_context_gives_the_same_defaults() -> None:

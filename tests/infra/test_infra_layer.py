@@ -42,6 +42,15 @@ def test_layer_ships_cp312_manylinux_aarch64_pillow_and_pillow_heif(built_layer:
 
 
 @pytest.mark.network
+def test_layer_ships_the_sdk_the_tests_ran_with(built_layer: Path) -> None:
+    """PutObject's IfNoneMatch needs botocore >= 1.35; the runtime's bundled SDK may be older."""
+    import importlib.metadata
+
+    for name in ("boto3", "botocore"):
+        assert (built_layer / f"{name}-{importlib.metadata.version(name)}.dist-info").is_dir(), name
+
+
+@pytest.mark.network
 def test_layer_ships_the_lambda_parts_of_imgpipe_only(built_layer: Path) -> None:
     package = built_layer / "imgpipe"
     shipped = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
