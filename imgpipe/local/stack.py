@@ -120,6 +120,9 @@ class LocalStack:
             "AWS_ENDPOINT_URL": endpoint,
             "MOTO_PORT": str(aws_port),  # where moto's ASL interpreter sends its Task calls
             "MOTO_ALLOW_NONEXISTENT_REGION": "true",
+            # moto spills objects over ~5 MB to temporary files; a 1600 px raw intermediate is
+            # 5.8 MB, and keeping it in memory saves a disk round trip per hand-off.
+            "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(64 << 20),
             **self.names.resources.to_env(),
             config.ENV_SETTINGS: self.settings.to_json(),
             "POWERTOOLS_SERVICE_NAME": f"{config.PROJECT}-local",
