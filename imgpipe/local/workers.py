@@ -16,6 +16,7 @@ import select
 import subprocess
 import sys
 import threading
+import warnings
 from typing import IO, Any
 
 from imgpipe.config import STEPS, Step
@@ -143,6 +144,9 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
 def main() -> None:
     # The protocol gets a private copy of stdout; the handlers' own output (Powertools' JSON logs)
     # goes to stderr, where the parent's terminal shows it.
+    # Metrics are off locally (POWERTOOLS_METRICS_DISABLED): Powertools then neither prints nor
+    # clears them and warns about the empty set it is left with after its own 100-value cut.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     sys.path.insert(0, str(ROOT))
