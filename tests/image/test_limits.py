@@ -58,16 +58,21 @@ def decoding_forbidden(monkeypatch):
     monkeypatch.setattr(Image.core, "new", guarded_new)
 
 
+def refuse_traced(data: bytes):
+    """The refusal and the peak of Python allocations made while refusing."""
+    tracemalloc.start()
+    try:
+        error = refuse(data)
+        return error, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("make", HEADER_BOMBS.values(), ids=HEADER_BOMBS.keys())
 def test_header_bombs_are_refused_before_any_decode_or_allocation(make, decoding_forbidden):
     data = make()
     rss_before = psutil.Process().memory_info().rss
-    tracemalloc.start()
-    try:
-        error = refuse(data)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    error, peak = refuse_traced(data)
 
     assert error.code == "IMAGE_TOO_LARGE"
     assert peak < 4 << 20  # Python-side allocations during the refusal
@@ -77,12 +82,7 @@ def test_header_bombs_are_refused_before_any_decode_or_allocation(make, decoding
 @pytest.mark.parametrize("kind", [b"iTXt", b"zTXt", b"iCCP"])
 def test_compressed_metadata_bombs_are_refused_before_decoding(kind, decoding_forbidden):
     data = corpus.png_text_bomb(kind)  # 64 MB of metadata in ~65 KB
-    tracemalloc.start()
-    try:
-        error = refuse(data)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    error, peak = refuse_traced(data)
 
     assert error.code == "IMAGE_TOO_LARGE"
     assert peak < 4 << 20  # inflating stopped at the cap, not at 64 MB
