@@ -54,7 +54,7 @@ class LocalStack:
         self.log_level = log_level
         # One worker process per core by default, as Lambda would run concurrent invocations in
         # separate sandboxes; 0 runs every handler in this process (debuggers, profilers).
-        self.workers = os.cpu_count() or 1 if workers is None else workers
+        self.workers = (os.cpu_count() or 1) if workers is None else workers
         self._requested_ports = (api_port, aws_port)
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
         self._saved_env: dict[str, str | None] = {}

@@ -42,3 +42,11 @@ def test_worker_protocol_reports_handler_errors_as_lambda_does(stack):
     reply = json.loads(replies.getvalue())
     assert reply["error_type"] == "Unhandled"
     assert reply["payload"]["errorType"] == "KeyError"  # the metadata step got no imageId
+
+
+def test_workers_zero_runs_every_handler_in_process():
+    from imgpipe.local.stack import LocalStack
+
+    assert LocalStack(workers=0).workers == 0
+    assert LocalStack(workers=3).workers == 3
+    assert LocalStack().workers == (os.cpu_count() or 1)
