@@ -36,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     stack = LocalStack(
         api_port=args.port, aws_port=args.aws_port, host=args.host,
-        settings=_load_settings(args), api_key=args.api_key, log_level=args.log_level,
+        settings=_load_settings(args), api_key=args.api_key, log_level=args.log_level, workers=args.workers,
     )  # fmt: skip
     stack.start()
     key_header = f" -H 'x-api-key: {args.api_key}'" if args.api_key else ""
@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--aws-port", type=int, default=4566, help="AWS endpoint port (default 4566)")
     serve.add_argument("--api-key", help="require this x-api-key header, as the deployed API does")
     serve.add_argument("--log-level", default="INFO", help="the functions' log level (default INFO)")
+    serve.add_argument("--workers", type=int, help="handler worker processes (default: one per core; 0: in this process, for debuggers)")
     settings_options(serve)
     serve.set_defaults(func=cmd_serve)
 
