@@ -8,8 +8,8 @@ permanent.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, Protocol
@@ -230,5 +230,6 @@ class DynamoImages:
         )
 
 
-def utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+def utc_now(at: datetime | None = None) -> str:
+    """The records' timestamp format (UTC, whole seconds), of ``at`` or of now."""
+    return (at or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -26,7 +26,7 @@ def _load_settings(args: argparse.Namespace) -> config.PipelineSettings:
     if getattr(args, "watermark_text", None) is not None:
         from dataclasses import replace
 
-        settings = settings.with_overrides(watermark=replace(settings.watermark, text=args.watermark_text))
+        settings = replace(settings, watermark=replace(settings.watermark, text=args.watermark_text))
     return settings
 
 

@@ -28,6 +28,7 @@ from functools import cache
 from typing import Any
 
 from imgpipe import config
+from imgpipe.history import image_id_of
 
 # The stack output naming the state machine's log group (stacks/pipeline_stack.py publishes it).
 
@@ -181,7 +182,8 @@ def fetch_history(
         raise ValueError(f"invalid image id {image_id!r}")
 
     mentions = executions_from_logs(_filter_log_events(logs_client, log_group, f'"{image_id}"', **window))
-    matching = [arn for arn, events in mentions.items() if image_id in (execution_input(events) or "")]
+    # The filter matched the id anywhere in an event; keep the executions that processed that image.
+    matching = [arn for arn, events in mentions.items() if image_id_of(execution_input(events)) == image_id]
     result = {}
     for arn in matching:
         events = executions_from_logs(_filter_log_events(logs_client, log_group, f'"{arn}"', **window))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 PROJECT = "imgpipe"
@@ -178,8 +178,6 @@ class PipelineSettings:
         text = environ.get(ENV_SETTINGS)
         return cls.from_json(text) if text else cls()
 
-    def with_overrides(self, **changes: Any) -> "PipelineSettings":
-        return replace(self, **changes)
 
 
 @dataclass(frozen=True)

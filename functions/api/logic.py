@@ -126,8 +126,9 @@ def image_status(api: Api, image_id: str, now: datetime | None = None) -> dict[s
     now = now or datetime.now(timezone.utc)
     if _stuck(record, now):
         error = {"code": "PROCESSING_TIMEOUT", "cause": STUCK_MESSAGE}
-        if api.images.fail_stale(image_id, record["executionId"], error, now.strftime("%Y-%m-%dT%H:%M:%SZ")):
-            record = {**record, "status": FAILED, "error": error, "failedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        stamp = utc_now(now)
+        if api.images.fail_stale(image_id, record["executionId"], error, stamp):
+            record = {**record, "status": FAILED, "error": error, "failedAt": stamp}
         else:  # the execution finished after all, between our read and our write
             record = api.images.get(image_id) or record
     status = record.get("status", AWAITING_UPLOAD)

@@ -120,7 +120,6 @@ class LambdaService:
         self.functions = {f.name: f for f in functions}
         self._overrides: dict[str, Handler] = {}
         self._lock = threading.Lock()
-        self.invocations: dict[str, int] = {f.name: 0 for f in functions}
         self._pool: Any = None
 
     def by_step(self, step_name: str) -> LocalFunction:
@@ -154,7 +153,6 @@ class LambdaService:
     def invoke(self, name: str, event: Any) -> InvokeResult:
         function = self.functions[name]
         with self._lock:
-            self.invocations[name] += 1
             override = self._overrides.get(name)
         timeout = function.step.timeout_s
         if override is None and self._pool is not None:

@@ -50,8 +50,8 @@ def load_definition(names: LocalNames) -> str:
     return text
 
 
-def provision(session: Any, names: LocalNames) -> dict[str, str]:
-    """Create buckets, table, queue, rule and state machine; returns the queue URL and ARNs."""
+def provision(session: Any, names: LocalNames) -> str:
+    """Create buckets, table, queues, rule and state machine; returns the rule's queue URL."""
     s3 = session.client("s3")
     for bucket in (names.input_bucket, names.output_bucket):
         s3.create_bucket(Bucket=bucket)
@@ -102,4 +102,4 @@ def provision(session: Any, names: LocalNames) -> dict[str, str]:
     session.client("stepfunctions").create_state_machine(
         name=names.state_machine, definition=load_definition(names), roleArn=role_arn, type="EXPRESS"
     )
-    return {"queue_url": queue_url, "dead_letter_queue_url": dlq_url}
+    return queue_url

@@ -96,8 +96,7 @@ class LocalStack:
         import boto3
 
         self.session = boto3.Session(region_name=self.names.region)
-        queues = provision(self.session, self.names)
-        self.target = EventBridgeTarget(self.session, queues["queue_url"], self.names.state_machine_arn)
+        self.target = EventBridgeTarget(self.session, provision(self.session, self.names), self.names.state_machine_arn)
         self.target.start()
         # The ASL interpreter builds a boto3 client per Task; load the service models once now so
         # the first image does not pay for it.
