@@ -271,6 +271,10 @@ API_ROUTES = (
     Route("GET", "/images/{imageId}"),
 )
 API_STAGE = "prod"
+# CORS preflight, answered by API Gateway itself (stacks/api.py) and by the local twin alike.
+API_CORS_ALLOW_HEADERS = ("Content-Type", "X-Api-Key")
+API_CORS_ALLOW_METHODS = ("GET", "OPTIONS")
+API_CORS_MAX_AGE_S = 600
 STATE_MACHINE_LOG_GROUP_OUTPUT = "StateMachineLogGroup"  # the stack output `imgpipe history --stack` reads
 
 # Status values of an image record; the API and the state machine share them.

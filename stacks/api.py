@@ -25,8 +25,6 @@ STAGE_BURST_LIMIT = 100
 KEY_RATE_LIMIT = 10
 KEY_BURST_LIMIT = 20
 KEY_DAILY_QUOTA = 10_000
-CORS_HEADERS = ["Content-Type", "X-Api-Key"]
-CORS_MAX_AGE = Duration.minutes(10)
 
 # Errors API Gateway answers itself get CORS headers, so a browser can read them too.  A failed
 # parameter validation answers in the API's error shape (docs/openapi.yaml, Error); the others keep
@@ -151,9 +149,9 @@ class Api(Construct):
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
         cors = dict(
             allow_origins=apigw.Cors.ALL_ORIGINS,
-            allow_methods=["GET", "OPTIONS"],
-            allow_headers=CORS_HEADERS,
-            max_age=CORS_MAX_AGE,
+            allow_methods=list(config.API_CORS_ALLOW_METHODS),
+            allow_headers=list(config.API_CORS_ALLOW_HEADERS),
+            max_age=Duration.seconds(config.API_CORS_MAX_AGE_S),
         )
 
         # One method per route of config.API_ROUTES, the list the local twin serves too.

@@ -1,6 +1,6 @@
-from typing import Any
+import json
+from typing import Any, Callable
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -9,7 +9,14 @@ from imgpipe.runtime import default_runtime
 
 from .logic import Api, BadRequest, image_status, issue_upload_url
 
-app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", max_age=300))
+# API Gateway has already matched the request to one of config.API_ROUTES and validated its required
+# parameters, so the handler dispatches on that resource.  Powertools' APIGatewayRestResolver would
+# match the path a second time, and importing it costs a third of this function's cold start
+# (docs/decisions.md, "API handler without a resolver").
+JSON_HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"}
+
+Query = dict[str, str]
+Route = Callable[[Query, dict[str, str]], tuple[int, dict[str, Any]]]
 
 
 def default_api() -> Api:  # cheap: the runtime beneath is built once per container
@@ -17,42 +24,47 @@ def default_api() -> Api:  # cheap: the runtime beneath is built once per contai
     return Api(rt.settings, rt.resources.input_bucket, rt.resources.output_bucket, rt.images, rt.store)
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    return Response(status, "application/json", body={"error": {"code": code, "message": message}})
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
 
 
-@app.exception_handler(BadRequest)
-def bad_request(exc: BadRequest) -> Response:
-    metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
-    return error_response(400, exc.code, exc.message)
-
-
-@app.not_found
-def not_found(_: Exception) -> Response:
-    return error_response(404, "NOT_FOUND", "no such route")
-
-
-@app.get("/upload-url")
 @tracer.capture_method
-def upload_url() -> dict[str, Any]:
-    query = app.current_event.query_string_parameters or {}
+def upload_url(query: Query, _: dict[str, str]) -> tuple[int, dict[str, Any]]:
     result = issue_upload_url(default_api(), query.get("filename"), query.get("contentType"), query.get("size"))
     metrics.add_metric(name="UploadUrlsIssued", unit="Count", value=1)
-    return result
+    return 200, result
 
 
-@app.get("/images/<image_id>")
 @tracer.capture_method
-def get_image(image_id: str) -> Any:
+def get_image(_: Query, path: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    image_id = path.get("imageId", "")
     view = image_status(default_api(), image_id)
     metrics.add_metric(name="ImageStatusRead", unit="Count", value=1)
     if view is None:
-        return error_response(404, "IMAGE_NOT_FOUND", f"no image {image_id}")
-    return view
+        return 404, error_body("IMAGE_NOT_FOUND", f"no image {image_id}")
+    return 200, view
+
+
+ROUTES: dict[tuple[str, str], Route] = {
+    ("GET", "/upload-url"): upload_url,
+    ("GET", "/images/{imageId}"): get_image,
+}
+
+
+def respond(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    route = ROUTES.get((event.get("httpMethod", ""), event.get("resource", "")))
+    if route is None:
+        return 404, error_body("NOT_FOUND", "no such route")
+    try:
+        return route(event.get("queryStringParameters") or {}, event.get("pathParameters") or {})
+    except BadRequest as exc:
+        metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
+        return 400, error_body(exc.code, exc.message)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    status, body = respond(event)
+    return {"statusCode": status, "headers": JSON_HEADERS, "body": json.dumps(body, separators=(",", ":"))}

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
-from imgpipe.config import API_ROUTES, Route
+from imgpipe.config import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES, Route
 from imgpipe.local.lambdas import LambdaService
 
 STAGE = "local"
@@ -69,6 +69,17 @@ def _gateway_error(status: int, message: str) -> Response:
     return Response(json.dumps({"message": message}), status=status, content_type="application/json")
 
 
+def _preflight() -> Response:
+    """API Gateway's mock integration for OPTIONS (stacks/api.py, add_cors_preflight)."""
+    headers = {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": ",".join(API_CORS_ALLOW_METHODS),
+        "Access-Control-Allow-Headers": ",".join(API_CORS_ALLOW_HEADERS),
+        "Access-Control-Max-Age": str(API_CORS_MAX_AGE_S),
+    }
+    return Response(status=204, headers=headers)
+
+
 def _missing_parameters(route: Route, request: Request) -> Response | None:
     """API Gateway's request validator: required query parameters must be present."""
     missing = [name for name in route.required_query if name not in request.args]
@@ -84,9 +95,11 @@ def api_gateway_app(lambdas: LambdaService, function_name: str, api_key: str | N
         match = match_route(request.method, request.path)
         if match is None:
             return _gateway_error(403, "Missing Authentication Token")
-        if api_key is not None and request.method != "OPTIONS" and request.headers.get("x-api-key") != api_key:
+        if request.method == "OPTIONS":
+            return _preflight()
+        if api_key is not None and request.headers.get("x-api-key") != api_key:
             return _gateway_error(403, "Forbidden")
-        if request.method != "OPTIONS" and (invalid := _missing_parameters(match[0], request)):
+        if invalid := _missing_parameters(match[0], request):
             return invalid
         result = lambdas.invoke(function_name, proxy_event(request, *match))
         if result.error_type:

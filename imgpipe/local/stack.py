@@ -18,7 +18,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from imgpipe import config
-from imgpipe.local import presigned
+from imgpipe.local import emulator, presigned
 from imgpipe.local.apigw import api_gateway_app
 from imgpipe.local.bridge import EventBridgeTarget
 from imgpipe.local.lambdas import LambdaService, LocalFunction
@@ -80,6 +80,7 @@ class LocalStack:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
         default_user_config["stepfunctions"]["execute_state_machine"] = True
+        emulator.tune_moto()
         api_port, aws_port = self._requested_ports
         # The emulator is unauthenticated (it even has a reset endpoint) and moto's interpreter calls
         # it at localhost: it is bound to loopback whatever --host says for the API.

@@ -398,6 +398,20 @@ def test_api_methods_require_an_api_key_and_proxy_to_the_api_function(synth: Syn
         assert preflight.get("ApiKeyRequired") in (None, False)
 
 
+def test_cors_preflight_answers_what_the_local_twin_answers(synth: Synth) -> None:
+    """imgpipe.local.apigw answers OPTIONS from the same config values; the two must not drift."""
+    preflights = [m["Properties"] for m in synth.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"]
+    assert len(preflights) == len(config.API_ROUTES)
+    for preflight in preflights:
+        (response,) = preflight["Integration"]["IntegrationResponses"]
+        headers = response["ResponseParameters"]
+        assert response["StatusCode"] == "204"
+        assert headers["method.response.header.Access-Control-Allow-Origin"] == "'*'"
+        assert headers["method.response.header.Access-Control-Allow-Methods"] == f"'{','.join(config.API_CORS_ALLOW_METHODS)}'"
+        assert headers["method.response.header.Access-Control-Allow-Headers"] == f"'{','.join(config.API_CORS_ALLOW_HEADERS)}'"
+        assert headers["method.response.header.Access-Control-Max-Age"] == f"'{config.API_CORS_MAX_AGE_S}'"
+
+
 def test_upload_url_query_parameters_are_required_and_validated(synth: Synth) -> None:
     (validator_id,) = synth.resources("AWS::ApiGateway::RequestValidator")
     assert synth.resource(validator_id)["Properties"]["ValidateRequestParameters"] is True

@@ -85,7 +85,10 @@ def test_cors_preflight_allows_browser_clients(stack):
         headers={"Origin": "http://example.test", "Access-Control-Request-Method": "GET"},
     )
     with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 204
         assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Access-Control-Allow-Methods"] == "GET,OPTIONS"
+        assert response.headers["Access-Control-Allow-Headers"] == "Content-Type,X-Api-Key"
 
 
 def test_an_upload_url_writes_once(client: Client, photo: bytes):

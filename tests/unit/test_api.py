@@ -181,3 +181,29 @@ def test_api_handler_returns_404_json_for_an_unknown_image(aws, event):
     response = handler(event("apigw_get_image"), Context())
     assert response["statusCode"] == 404
     assert json.loads(response["body"])["error"]["code"] == "IMAGE_NOT_FOUND"
+
+
+def test_api_handler_serves_every_route_api_gateway_defines():
+    from functions.api.handler import ROUTES
+
+    assert set(ROUTES) == {(route.method, route.resource) for route in config.API_ROUTES}
+
+
+def test_api_handler_answers_an_unknown_resource_with_404_json():
+    from functions.api.handler import handler
+
+    response = handler({"httpMethod": "DELETE", "resource": "/images/{imageId}", "path": "/images/x"}, Context())
+    assert response["statusCode"] == 404
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert json.loads(response["body"]) == {"error": {"code": "NOT_FOUND", "message": "no such route"}}
+
+
+def test_api_handler_turns_a_bad_request_into_400_with_its_code_and_cors(aws, event):
+    from functions.api.handler import handler
+
+    request = event("apigw_upload_url")
+    request["queryStringParameters"] = {**request["queryStringParameters"], "contentType": "application/pdf"}
+    response = handler(request, Context())
+    assert response["statusCode"] == 400
+    assert response["headers"]["Access-Control-Allow-Origin"] == "*"
+    assert json.loads(response["body"])["error"]["code"] == "UNSUPPORTED_CONTENT_TYPE"

@@ -6,6 +6,7 @@ import io
 from urllib.parse import urlsplit
 
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from imgpipe.aws import S3Store
 from imgpipe.errors import IMAGE_TOO_LARGE, TransientError
@@ -31,6 +32,29 @@ def test_an_endpoint_url_keeps_path_style_for_the_local_emulator(aws_env, monkey
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
     url = urlsplit(S3Store().presign_put("imgpipe-input", "uploads/x/a.jpg", "image/jpeg", 10, 300))
     assert (url.netloc, url.path) == ("127.0.0.1:4566", "/imgpipe-input/uploads/x/a.jpg")
+
+
+class EmptyBody:
+    def stream(self):
+        return iter(())
+
+
+@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:4566"])
+def test_puts_carry_a_crc32_checksum_and_do_not_hash_the_body_into_the_signature(aws_env, monkeypatch, endpoint):
+    if endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    store = S3Store()
+    sent = []
+
+    def capture(request, **_):
+        sent.append(request)
+        return AWSResponse(request.url, 200, {}, EmptyBody())
+
+    store.client.meta.events.register("before-send.s3.PutObject", capture)
+    store.put("imgpipe-output", "work/x/large.raw", b"\0" * 1024, "application/octet-stream")
+    headers = sent[0].headers
+    assert headers["x-amz-content-sha256"] in (b"UNSIGNED-PAYLOAD", b"STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    assert "x-amz-checksum-crc32" in headers or headers["x-amz-trailer"] == b"x-amz-checksum-crc32"
 
 
 class ShortClient:

@@ -105,3 +105,55 @@ def test_api_gateway_turns_a_crashed_handler_into_502():
     response = WsgiClient(api_gateway_app(service(crash), "imgpipe-api")).get("/images/abc")
     assert response.status_code == 502
     assert response.json == {"message": "Internal server error"}
+
+
+
+def test_moto_tuning_takes_with_the_pinned_moto_and_is_idempotent():
+    from imgpipe.local import emulator
+
+    assert emulator.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
+    assert emulator.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
+
+
+def test_the_interpreter_parses_a_definition_once_and_gives_each_execution_its_own_program(monkeypatch):
+    from types import SimpleNamespace
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    from imgpipe.local import emulator
+
+    parsed: list[str] = []
+    real_parse = AmazonStateLanguageParser.parse
+    monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(lambda d: parsed.append(d) or real_parse(d)))
+    emulator.tune_moto()
+    definition = json.dumps({"StartAt": "Only", "States": {"Only": {"Type": "Pass", "Comment": "parse-once test", "End": True}}})
+    worker = SimpleNamespace(_evaluation_details=SimpleNamespace(state_machine_details=SimpleNamespace(definition=definition)))
+
+    first = ExecutionWorker._get_evaluation_entrypoint(worker)
+    second = ExecutionWorker._get_evaluation_entrypoint(worker)
+    assert parsed == [definition]
+    assert type(first) is type(second) and first is not second
+    assert first.states is not second.states  # per-execution state can never leak between executions
+
+
+def test_jsonpaths_are_compiled_once_and_still_find_per_document():
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    from imgpipe.local import emulator
+
+    emulator.tune_moto()
+    assert json_path.parse("$.detail.object.key") is json_path.parse("$.detail.object.key")
+    assert json_path.extract_json("$.detail.object.key", {"detail": {"object": {"key": "a"}}}) == "a"
+    assert json_path.extract_json("$.detail.object.key", {"detail": {"object": {"key": "b"}}}) == "b"
+
+
+def test_moto_routes_requests_without_rescanning_its_package():
+    from moto import backends
+
+    from imgpipe.local import emulator
+
+    emulator.tune_moto()
+    modules = backends.list_of_moto_modules()
+    assert {"s3", "dynamodb", "stepfunctions", "sqs", "events"} <= set(modules)
+    assert backends.list_of_moto_modules() is modules
