@@ -22,6 +22,7 @@ from bench.sections import RESULTS_DIR, Context
 SECTIONS = {
     "speed": (sections.speed, ("jpeg1", "jpeg12", "jpeg24", "png12", "portrait12")),
     "quality": (sections.quality, ("jpeg1", "jpeg12", "jpeg24", "png12", "portrait12", "zoneplate")),
+    "routes": (sections.routes, ("jpeg12", "zoneplate")),
     "memory": (sections.memory, ("jpeg1", "jpeg12", "jpeg24", "png12", "portrait12", "png50", "png50a")),
     "handoff": (sections.handoff, ("jpeg1", "jpeg12", "jpeg24")),
     "coldstart": (sections.coldstart, ()),
@@ -31,6 +32,7 @@ SECTIONS = {
 TITLES = {
     "speed": "CPU time per input x engine (median, single-threaded, warm workers, interleaved)",
     "quality": "Quality: luma PSNR per rendition vs full-decode LANCZOS reference (watermark off, JPEG q85)",
+    "routes": "Stock-Pillow routes to the large rendition: CPU against quality (why the CPU targets stand where they do)",
     "memory": "Peak RSS of a fresh process (VmHWM of the child)",
     "handoff": "Resize -> watermark hand-off: generational loss, intermediate cost, step split and cost",
     "coldstart": "Cold start: import handler + create clients vs import boto3 + s3 client (fresh process each)",

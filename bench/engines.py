@@ -348,3 +348,82 @@ def run_codec_sweep(data: bytes, settings: list[dict[str, Any]], reps: int, long
             }
         )
     return {"size": list(src.size), "rows": rows}
+
+
+# ---- resample routes: what stock Pillow offers for the large rendition ------------------------
+def _route_full(data: bytes):
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def _route_draft(data: bytes):
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(data))
+    im.draft("RGB", (im.width // 2, im.height // 2))  # libjpeg's DCT-domain 1/2 scale
+    im.load()
+    return im
+
+
+def _route_ycbcr(data: bytes):
+    from PIL import Image
+
+    im = Image.open(io.BytesIO(data))
+    im.draft("YCbCr", None)  # no colour conversion in the decoder
+    im.load()
+    return im
+
+
+def _resample_routes() -> dict[str, tuple[Any, Any]]:
+    """name -> (decode(bytes), resample(image, size) -> RGB image)."""
+    from PIL import Image
+
+    from imgpipe.image.core import _lanczos
+
+    lanczos, bicubic = Image.Resampling.LANCZOS, Image.Resampling.BICUBIC
+
+    def ycbcr_split(im, size):
+        y, cb, cr = im.split()
+        chroma = [c.reduce(2).resize(size, lanczos) for c in (cb, cr)]  # 4:2:0 chroma has no more
+        return Image.merge("YCbCr", [_lanczos(y, size), *chroma]).convert("RGB")
+
+    return {
+        "LANCZOS from the full frame (core)": (_route_full, _lanczos),
+        "BICUBIC from the full frame": (_route_full, lambda im, size: im.resize(size, bicubic)),
+        "box 1/2 (reduce) + LANCZOS": (_route_full, lambda im, size: _lanczos(im.reduce(2), size)),
+        "JPEG DCT 1/2 (draft) + LANCZOS": (_route_draft, _lanczos),
+        "YCbCr: luma LANCZOS, chroma box 1/2 + LANCZOS": (_route_ycbcr, ycbcr_split),
+    }
+
+
+def run_resample_routes(data: bytes, reps: int, long_edge: int = 1600) -> dict[str, Any]:
+    """Each route's decode + resample CPU (median of ``reps``) for the large rendition, and its luma
+    PSNR loss after JPEG q85 against full decode + one-call LANCZOS (the quality section's rule)."""
+    import statistics
+
+    from PIL import Image
+
+    from bench import metrics
+
+    full = _route_full(data)
+    size = target_size(full.width, full.height, long_edge)
+    reference = full.resize(size, Image.Resampling.LANCZOS)
+    del full
+    baseline = metrics.psnr_luma(metrics.open_rgb(naive_encode(reference, DEFAULT_SPEC)), reference)
+    rows = []
+    for name, (decode, resample) in _resample_routes().items():
+        decode_ms, resample_ms = [], []
+        for _ in range(reps):
+            t = _clock()
+            im = decode(data)
+            decode_ms.append(_since(t)[0])
+            t = _clock()
+            out = resample(im, size)
+            resample_ms.append(_since(t)[0])
+            del im
+        psnr = metrics.psnr_luma(metrics.open_rgb(naive_encode(out, DEFAULT_SPEC)), reference)
+        rows.append({"route": name, "decode_ms": statistics.median(decode_ms), "resample_ms": statistics.median(resample_ms), "loss_db": baseline - psnr})
+    return {"size": list(size), "rows": rows}

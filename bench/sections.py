@@ -224,6 +224,40 @@ def quality(ctx: Context) -> None:
                + ", naive " + "/".join(fmt_num(result["zoneplate"]["naive"][r]["alias_rms"]) for r in names))  # fmt: skip
 
 
+# ==== routes: why the CPU targets stand where they do ===========================================
+def routes(ctx: Context) -> None:
+    """Every stock-Pillow route to the large (1600 px) rendition of the 12 MP photo and of the zone
+    plate: decode + resample CPU (median, pinned warm worker) and the luma PSNR lost after JPEG q85
+    against full decode + LANCZOS (the quality section's rule, 0.5 dB).  The large rendition is
+    where the time goes: the smaller ones cascade from it.  Set against pyvips' whole job."""
+    reps = 1 if ctx.quick else 3
+    worker = Worker("core", ctx.pin)
+    try:
+        worker.job(op="render", input=ctx.path("jpeg12"))  # warm: imports, allocator
+        found = {name: worker.job(op="routes", input=ctx.path(name), reps=reps) for name in ("jpeg12", "zoneplate")}
+    finally:
+        worker.close()
+    photo = {r["route"]: r for r in found["jpeg12"]["rows"]}
+    plate = {r["route"]: r["loss_db"] for r in found["zoneplate"]["rows"]}
+    rows, result = [], []
+    for route, r in photo.items():
+        total = r["decode_ms"] + r["resample_ms"]
+        ok = max(r["loss_db"], plate[route]) <= 0.5
+        result.append({**r, "total_ms": total, "zoneplate_loss_db": plate[route], "keeps_quality": ok})
+        rows.append([route, f"{r['decode_ms']:.0f}", f"{r['resample_ms']:.0f}", f"{total:.0f}", f"{r['loss_db']:+.2f}", f"{plate[route]:+.2f}", "yes" if ok else "no"])
+    ctx.out["routes"] = {"size": found["jpeg12"]["size"], "rows": result}
+    ctx.log(table(["route to the 1600 px rendition (12 MP)", "decode ms", "resample ms", "sum ms", "photo dB lost", "zone plate dB lost", "within 0.5 dB"], rows, "lrrrrrl"))
+    keeping = [r for r in result if r["keeps_quality"]]
+    if keeping:
+        best = min(keeping, key=lambda r: r["total_ms"])
+        ctx.headline["routes.cheapest_within_quality_ms"] = best["total_ms"]
+        line = f"  cheapest route within 0.5 dB: {best['route']}, {best['total_ms']:.0f} ms before the three encodes and the watermark"
+        pyvips = ctx.out.get("speed", {}).get("inputs", {}).get("jpeg12", {}).get("pyvips")
+        if pyvips:
+            line += f"; pyvips does the whole job in {pyvips['cpu_ms']:.0f} ms"
+        ctx.log(line)
+
+
 # ==== memory: peak RSS of fresh processes ========================================================
 def memory(ctx: Context) -> None:
     """One fresh process per measurement (a high-water mark never goes down, so a persistent worker
@@ -472,7 +506,10 @@ def coldstart(ctx: Context) -> None:
     all subjects) is excluded.  Creating clients makes no network call."""
     n = 3 if ctx.quick else 9
     env = cold_env(ctx.pin)
-    # One untimed pass so .pyc files exist (a deployment package is byte-compiled once, too).
+    # The Lambda assets ship bytecode (stacks/packaging.py), as site-packages has it for boto3: compile
+    # ours explicitly (an untimed import would not write it under PYTHONDONTWRITEBYTECODE), then one
+    # untimed pass per subject to warm the file cache.
+    subprocess.run([PYTHON, "-m", "compileall", "-q", "imgpipe", "functions"], cwd=REPO, check=True, timeout=120)
     for subject in COLD_SUBJECTS:
         subprocess.run(_cold_cmd(subject, ctx.pin), cwd=REPO, env=env, capture_output=True, timeout=120)
     samples: dict[str, list[dict[str, float]]] = {s: [] for s in COLD_SUBJECTS}

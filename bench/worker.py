@@ -91,6 +91,8 @@ def run_job(engine: str, job: dict[str, Any], cache: dict[str, bytes]) -> dict[s
         items, extra = [], engines.run_resize_step(data, spec)
     elif op == "codecs":
         items, extra = [], engines.run_codec_sweep(data, job["settings"], job.get("reps", 3))
+    elif op == "routes":
+        items, extra = [], engines.run_resample_routes(data, job.get("reps", 3))
     elif op == "noop":
         items, extra = [], {}
     else:

@@ -19,10 +19,10 @@ from imgpipe.config import Resources, Step
 from .context import DeployOptions, powertools_ssm_parameter
 from .layer import REPO_ROOT, image_layer_code, requirements
 from .nag import acknowledge
+from .packaging import function_code
 from .storage import Storage
 from .table import ImageTable
 
-FUNCTIONS_DIR = REPO_ROOT / "functions"
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_ACCOUNT = "017000801446"  # AWS's publishing account for the Powertools layers
@@ -30,12 +30,6 @@ POWERTOOLS_ACCOUNT = "017000801446"  # AWS's publishing account for the Powertoo
 
 def powertools_layer_arn(region: str, version: int) -> str:
     return f"arn:aws:lambda:{region}:{POWERTOOLS_ACCOUNT}:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:{version}"
-
-
-def code_exclusions(step: Step) -> list[str]:
-    """Asset root is functions/ (handler ``<step>.handler.handler``); ship only this step's package."""
-    others = sorted(p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir() and p.name != step.package)
-    return [*others, "__pycache__", "*.pyc"]
 
 
 class Functions(Construct):
@@ -112,7 +106,7 @@ class Functions(Construct):
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=step.lambda_handler,
-            code=lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=code_exclusions(step)),
+            code=function_code(step),
             memory_size=step.memory_mb,
             timeout=Duration.seconds(step.timeout_s),
             tracing=lambda_.Tracing.ACTIVE,

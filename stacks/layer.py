@@ -26,6 +26,8 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from .packaging import FUNCTIONS_DIR, LAMBDA_PYTHON_VERSION, LAYER_ROOT, bytecode_marker, compile_bytecode
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO_ROOT / "imgpipe"
 PIP_CACHE = REPO_ROOT / "build" / "pip-cache"
@@ -34,9 +36,8 @@ PIP_CACHE = REPO_ROOT / "build" / "pip-cache"
 # only publishes manylinux_2_27/2_28 aarch64 wheels.  The python3.12 Lambda runtime is Amazon Linux
 # 2023 (glibc 2.34), so both are loadable there.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
-PYTHON_VERSION = "3.12"
+PYTHON_VERSION = LAMBDA_PYTHON_VERSION
 
-FUNCTIONS_DIR = REPO_ROOT / "functions"
 # Always shipped (the Lambda-side core and the whole image package), whatever the import scan finds.
 LAYER_FILES = ("__init__.py", "config.py", "errors.py", "aws.py", "runtime.py", "observability.py")
 LAYER_PACKAGES = ("image",)
@@ -133,7 +134,7 @@ def package_files() -> list[Path]:
 def content_hash() -> str:
     """Changes whenever the layer's content would: pinned versions, platform or any shipped file."""
     digest = hashlib.sha256()
-    digest.update("\n".join([*requirements(), *PLATFORMS, PYTHON_VERSION]).encode())
+    digest.update("\n".join([*requirements(), *PLATFORMS, PYTHON_VERSION, bytecode_marker()]).encode())
     for rel in package_files():
         digest.update(str(rel).encode() + b"\0" + (PACKAGE_DIR / rel).read_bytes())
     return digest.hexdigest()
@@ -154,7 +155,7 @@ def build_image_layer(out_dir: str | Path, *, pip_cache: str | Path | None = PIP
         "--only-binary=:all:",
         "--target", str(target),
         "--upgrade",
-        "--no-compile",  # .pyc files compiled by this interpreter would be useless on 3.12
+        "--no-compile",  # this interpreter's bytecode would be useless on 3.12: compiled below
         "--disable-pip-version-check",
         "--quiet",
     ]  # fmt: skip
@@ -170,6 +171,7 @@ def build_image_layer(out_dir: str | Path, *, pip_cache: str | Path | None = PIP
         destination = package_target / rel
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(PACKAGE_DIR / rel, destination)
+    compile_bytecode(target, LAYER_ROOT)
     return target
 
 

@@ -17,7 +17,21 @@ from infra_support import REPO_ROOT, STACK_NAME, Synth
 
 from imgpipe import config
 
-from stacks import layer
+from stacks import layer, packaging
+
+LAMBDA_PYTHON = packaging.lambda_python()
+needs_lambda_python = pytest.mark.skipif(LAMBDA_PYTHON is None, reason=f"no Python {packaging.LAMBDA_PYTHON_VERSION} here to compile or load bytecode")
+UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source not checked
+
+
+def pyc_header(path: Path) -> tuple[bytes, int]:
+    header = path.read_bytes()[:8]
+    return header[:4], int.from_bytes(header[4:8], "little")
+
+
+def lambda_python_magic() -> bytes:
+    out = subprocess.run([LAMBDA_PYTHON, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"], capture_output=True, text=True, check=True)
+    return bytes.fromhex(out.stdout.strip())
 
 
 def wheel_tags(site: Path, distribution: str) -> list[str]:
@@ -58,7 +72,8 @@ def test_layer_ships_the_lambda_parts_of_imgpipe_only(built_layer: Path) -> None
     assert "image/core.py" in shipped
     assert (package / "config.py").read_bytes() == (REPO_ROOT / "imgpipe" / "config.py").read_bytes()
     assert not any(p.startswith("local/") or p == "cli.py" for p in shipped)
-    assert not any("__pycache__" in p or p.endswith(".pyc") for p in shipped)
+    # Bytecode only for the Lambda runtime's Python (or none at all without that interpreter).
+    assert all(p.endswith(".cpython-312.pyc") for p in shipped if "__pycache__" in p or p.endswith(".pyc"))
 
 
 # Imports each handler the way Lambda would: the function's own code asset first, then the layer's
@@ -93,6 +108,58 @@ def test_each_handler_imports_from_its_code_asset_and_the_layer_alone(step: str,
     assert loaded, "the handler imports nothing from imgpipe?"
     for name, path in loaded.items():
         assert path and Path(path).is_relative_to(built_layer), (name, path)
+
+
+@pytest.mark.network
+@needs_lambda_python
+def test_layer_ships_unchecked_bytecode_of_the_runtime_python_for_every_module(built_layer: Path) -> None:
+    """/opt is read-only: a module without valid bytecode is compiled at every cold start, and asset
+    zips drop modification times, so only hash-based, unchecked .pyc files are valid there."""
+    magic = lambda_python_magic()
+    sources = [p for p in built_layer.rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(sources) > 200
+    for package in ("boto3", "botocore", "s3transfer", "urllib3", "PIL", "pillow_heif", "imgpipe"):
+        assert any(p.is_relative_to(built_layer / package) for p in sources), package
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        assert pyc.is_file(), source
+        assert pyc_header(pyc) == (magic, UNCHECKED_HASH), pyc
+
+
+@pytest.mark.network
+@needs_lambda_python
+def test_runtime_python_loads_layer_bytecode_without_reading_the_source(built_layer: Path, tmp_path: Path) -> None:
+    package = tmp_path / "imgpipe"
+    (package / "__pycache__").mkdir(parents=True)
+    for name in ("__init__", "errors"):
+        (package / f"{name}.py").write_text("raise SystemExit('the source was compiled instead of the shipped bytecode')\n")
+        pyc = f"__pycache__/{name}.cpython-312.pyc"
+        (package / pyc).write_bytes((built_layer / "imgpipe" / pyc).read_bytes())
+    check = "import sys; sys.path.insert(0, sys.argv[1]); import imgpipe.errors as e; print(e.PermanentError.__name__, e.__spec__.cached)"
+    result = subprocess.run([LAMBDA_PYTHON, "-S", "-c", check, str(tmp_path)], capture_output=True, text=True, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "PermanentError"
+
+
+@pytest.mark.parametrize("step", config.STEPS, ids=lambda s: s.name)
+def test_function_asset_is_the_step_package_with_its_bytecode(step: config.Step, tmp_path: Path) -> None:
+    out = packaging.build_function_code(step, tmp_path)
+    shipped = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    sources = {p for p in shipped if not p.endswith(".pyc")}
+    assert sources == {rel.as_posix() for rel in packaging.function_sources(step)}
+    assert f"{step.package}/handler.py" in sources and f"{step.package}/logic.py" in sources
+    assert not any(p.startswith(other.package + "/") for other in config.STEPS if other.package != step.package for p in shipped)
+    if LAMBDA_PYTHON is not None:
+        pyc = out / step.package / "__pycache__" / "handler.cpython-312.pyc"
+        assert pyc_header(pyc) == (lambda_python_magic(), UNCHECKED_HASH)
+
+
+def test_asset_hashes_change_when_bytecode_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    layer_before, function_before = layer.content_hash(), packaging.function_hash(config.RESIZE)
+    monkeypatch.setattr(layer, "bytecode_marker", lambda: "bytecode:test")
+    monkeypatch.setattr(packaging, "bytecode_marker", lambda: "bytecode:test")
+    assert layer.content_hash() != layer_before
+    assert packaging.function_hash(config.RESIZE) != function_before
 
 
 def test_layer_pins_pillow_as_pyproject_does() -> None:

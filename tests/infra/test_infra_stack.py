@@ -15,6 +15,7 @@ from imgpipe.config import PipelineSettings
 
 from infra_support import LOG_RETENTION_DAYS, REPO_ROOT, SETTINGS, STACK_NAME, Synth
 
+
 ROUTES_IN_BRIEF = {"/upload-url": {"get"}, "/images/{imageId}": {"get"}}
 
 
@@ -251,16 +252,19 @@ def test_functions_use_the_tested_powertools_release_and_the_image_layer(synth: 
     assert layer["CompatibleArchitectures"] == ["arm64"]
 
 
-def test_function_code_is_only_its_own_step_package(synth: Synth) -> None:
+def test_each_function_has_its_own_code_asset(synth: Synth) -> None:
+    """The synth skips bundling, so the staged asset is functions/ as it is; what the bundling
+    builds (the step's package and its bytecode, nothing else) is tested in test_infra_layer.
+    Here: every function gets its own asset, keyed by its step's files (packaging.function_hash)."""
     manifest = json.loads((synth.outdir / f"{STACK_NAME}.assets.json").read_text())
-    for step, props in functions_by_step(synth).items():
+    keys = {}
+    for name, props in functions_by_step(synth).items():
         key = props["Code"]["S3Key"]
         (asset,) = [a for a in manifest["files"].values() if key in json.dumps(a["destinations"])]
-        root = synth.outdir / asset["source"]["path"]
-        files = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
-        assert f"{step}/handler.py" in files
-        assert all(f.startswith(f"{step}/") or f == "__init__.py" for f in files), files
-        assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
+        assert asset["source"]["packaging"] == "zip"
+        assert props["Handler"] == f"{name}.handler.handler"
+        keys[name] = key
+    assert len(set(keys.values())) == len(config.STEPS) == len(keys)
 
 
 def test_function_log_groups_have_the_configured_retention(synth: Synth) -> None:
