@@ -25,7 +25,9 @@ class ResizeInput(TypedDict):
 
 class Intermediate(TypedDict):
     name: str
-    key: str
+    key: str  # one object holds every rendition of an image, each at [offset, offset + length)
+    offset: int
+    length: int
     width: int
     height: int
 

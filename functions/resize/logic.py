@@ -1,4 +1,10 @@
-"""Resize: original in the input bucket → upright, lossless intermediates in the output bucket."""
+"""Resize: original in the input bucket → upright, lossless intermediates in the output bucket.
+
+Every rendition's intermediate goes into one object, ``work/<imageId>/renditions.raw``, each at the
+offset its entry in the output names: one PUT (and one GET in the watermark step) per image instead
+of one per rendition.  S3 charges per request, and at $0.005 per 1,000 PUTs the two saved cost more
+than the whole Lambda compute of an image (docs/decisions.md).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,8 @@ from imgpipe.image import core
 _UPLOAD_KEY = re.compile(re.escape(UPLOAD_PREFIX) + r"(?P<image_id>[0-9a-f]{32})/[A-Za-z0-9._-]+")
 
 
-def intermediate_key(image_id: str, name: str) -> str:
-    return f"{WORK_PREFIX}{image_id}/{name}.{core.INTERMEDIATE_EXTENSION}"
+def intermediate_key(image_id: str) -> str:
+    return f"{WORK_PREFIX}{image_id}/renditions.{core.INTERMEDIATE_EXTENSION}"
 
 
 def resize_image(event: ResizeInput, store: ObjectStore, settings: PipelineSettings, output_bucket: str) -> ResizeOutput:
@@ -26,10 +32,18 @@ def resize_image(event: ResizeInput, store: ObjectStore, settings: PipelineSetti
         raise INVALID_UPLOAD_KEY(f"{source['key']!r} is not an upload key this pipeline issued")
     data = store.get(source["bucket"], source["key"], settings.limits.max_bytes)
     info, resized = core.resize(data, settings)
+    # A deterministic key: a retried or duplicated execution overwrites, never accumulates.
+    key = intermediate_key(image_id)
+    parts: list[bytes] = []
+    placed: dict[int, tuple[int, int]] = {}  # renditions of the same size share one image, and one part
     intermediates = []
+    offset = 0
     for rendition, image in resized:
-        key = intermediate_key(image_id, rendition.name)
-        # Deterministic keys: a retried or duplicated execution overwrites, never accumulates.
-        store.put(output_bucket, key, core.encode_intermediate(image), core.INTERMEDIATE_CONTENT_TYPE)
-        intermediates.append({"name": rendition.name, "key": key, "width": image.width, "height": image.height})
+        if id(image) not in placed:
+            parts.append(core.encode_intermediate(image))
+            placed[id(image)] = (offset, len(parts[-1]))
+            offset += len(parts[-1])
+        start, length = placed[id(image)]
+        intermediates.append({"name": rendition.name, "key": key, "offset": start, "length": length, "width": image.width, "height": image.height})
+    store.put(output_bucket, key, b"".join(parts), core.INTERMEDIATE_CONTENT_TYPE)
     return {"original": {"key": source["key"], **info.to_dict()}, "intermediates": intermediates}

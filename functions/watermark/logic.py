@@ -53,12 +53,19 @@ def watermark_renditions(
 ) -> WatermarkOutput:
     image_id = event["imageId"]
     by_name = {r.name: r for r in settings.renditions}
+    objects: dict[str, memoryview] = {}  # one GET per object: every rendition shares one (resize)
     renditions = []
     for item in event["intermediates"]:
         rendition = by_name.get(item["name"])
         if rendition is None:
             raise SettingsError(f"rendition {item['name']!r} is not configured in this function's settings")
-        image = core.decode_intermediate(store.get(output_bucket, item["key"], MAX_INTERMEDIATE_BYTES))
+        if item["key"] not in objects:
+            objects[item["key"]] = memoryview(store.get(output_bucket, item["key"], MAX_INTERMEDIATE_BYTES))
+        whole = objects[item["key"]]
+        # No offset: an object per rendition, as resize wrote them before it packed them into one
+        # (an execution that started before a deployment and finishes after it).
+        start = item.get("offset", 0)
+        image = core.decode_intermediate(whole[start : start + item.get("length", len(whole) - start)])
         marked = watermark.apply(image, settings.watermark, logo)
         encoded = core.encode(marked, rendition, settings)
         key = rendition_key(image_id, rendition.name, encoded.extension)

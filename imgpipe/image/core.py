@@ -378,6 +378,10 @@ def resize_all(
         if size == frame.size:
             by_name[rendition.name] = frame
             continue
+        twin = next((im for im in made if im.size == size), None)  # e.g. the same size as JPEG and WebP
+        if twin is not None:
+            by_name[rendition.name] = twin
+            continue
         parent = next((im for im in reversed(made) if max(im.size) >= CASCADE_GAP * max(size)), None)
         if parent is None:
             if work is None:
@@ -443,8 +447,9 @@ def encode_intermediate(im: Image.Image) -> bytes:
     return b"".join((header, copyright_line, im.tobytes()))
 
 
-def decode_intermediate(data: bytes) -> Image.Image:
-    """The inverse of ``encode_intermediate``; anything but an intact intermediate is CORRUPT_IMAGE."""
+def decode_intermediate(data: bytes | memoryview) -> Image.Image:
+    """The inverse of ``encode_intermediate``; anything but an intact intermediate is CORRUPT_IMAGE.
+    ``data`` may be a slice of a larger object (a memoryview: no copy)."""
     keep_freed_memory()
     if len(data) < _HEADER.size:
         raise _bad_intermediate(f"{len(data)} bytes, shorter than the header")
@@ -460,7 +465,7 @@ def decode_intermediate(data: bytes) -> Image.Image:
     if len(data) != start + width * height * bands:
         raise _bad_intermediate(f"{len(data)} bytes for {width}x{height} {mode}")
     try:
-        copyright_line = data[_HEADER.size : start].decode("utf-8")
+        copyright_line = bytes(data[_HEADER.size : start]).decode("utf-8")
     except UnicodeDecodeError:
         raise _bad_intermediate("copyright line is not UTF-8") from None
     # frombuffer: RGBA maps the bytes without a copy (read-only; Pillow copies on the first write),

@@ -28,26 +28,45 @@ def store_with(data: bytes, key: str = "uploads/0123456789abcdef0123456789abcdef
     return store
 
 
-def test_writes_one_lossless_upright_intermediate_per_rendition():
+def test_writes_every_rendition_lossless_and_upright_into_one_object():
     store = store_with(corpus.oriented(6, "JPEG", width=600, height=400))
 
     result = resize_image(event(), store, SETTINGS, OUTPUT)
 
+    large_bytes = 16 + 400 * 267 * 3
     assert result["intermediates"] == [
-        {"name": "large", "key": "work/0123456789abcdef0123456789abcdef/large.raw", "width": 400, "height": 267},
-        {"name": "small", "key": "work/0123456789abcdef0123456789abcdef/small.raw", "width": 100, "height": 67},
+        {"name": "large", "key": "work/0123456789abcdef0123456789abcdef/renditions.raw", "offset": 0, "length": large_bytes, "width": 400, "height": 267},
+        {"name": "small", "key": "work/0123456789abcdef0123456789abcdef/renditions.raw", "offset": large_bytes, "length": 16 + 100 * 67 * 3, "width": 100, "height": 67},
     ]
-    assert store.keys(OUTPUT) == ["work/0123456789abcdef0123456789abcdef/large.raw", "work/0123456789abcdef0123456789abcdef/small.raw"]
+    assert store.keys(OUTPUT) == ["work/0123456789abcdef0123456789abcdef/renditions.raw"]  # one PUT per image
+    stored = store.objects[(OUTPUT, "work/0123456789abcdef0123456789abcdef/renditions.raw")]
+    assert stored.content_type == "application/octet-stream"
+    assert len(stored.data) == sum(item["length"] for item in result["intermediates"])
     for item in result["intermediates"]:
-        stored = store.objects[(OUTPUT, item["key"])]
-        assert stored.content_type == "application/octet-stream"
-        assert stored.data[:4] == b"IPRW" and len(stored.data) == 16 + item["width"] * item["height"] * 3
-        image = core.decode_intermediate(stored.data)
+        part = stored.data[item["offset"] : item["offset"] + item["length"]]
+        assert part[:4] == b"IPRW"
+        image = core.decode_intermediate(part)
         assert image.mode == "RGB" and image.size == (item["width"], item["height"])
         assert image.info == {}  # no ICC, EXIF, comments: pixels only
     # upright: the top-left quadrant of the picture is red
-    large = core.decode_intermediate(store.data(OUTPUT, "work/0123456789abcdef0123456789abcdef/large.raw"))
+    large = core.decode_intermediate(part_of(store, result, "large"))
     assert large.getpixel((40, 40))[0] > 180 and large.getpixel((40, 40))[2] < 80
+
+
+def test_renditions_of_the_same_size_share_one_part():
+    settings = PipelineSettings(renditions=(Rendition("a", 100), Rendition("b", 100, "webp")))
+    store = store_with(corpus.save(corpus.photo(300, 200), "JPEG"))
+
+    first, second = resize_image(event(), store, settings, OUTPUT)["intermediates"]
+
+    assert (first["offset"], first["length"]) == (second["offset"], second["length"]) == (0, 16 + 100 * 67 * 3)
+    assert len(store.data(OUTPUT, first["key"])) == first["length"]
+
+
+def part_of(store: FakeStore, result: dict, name: str) -> bytes:
+    """A rendition's intermediate, cut from the image's one object as the watermark step does."""
+    (item,) = [i for i in result["intermediates"] if i["name"] == name]
+    return store.data(OUTPUT, item["key"])[item["offset"] : item["offset"] + item["length"]]
 
 
 def test_returns_the_original_facts_for_the_record():
@@ -71,7 +90,7 @@ def test_transparency_survives_into_the_intermediate():
     result = resize_image(event("uploads/0123456789abcdef0123456789abcdef/a.png"), store, SETTINGS, OUTPUT)
 
     assert result["original"]["has_alpha"] is True
-    assert core.decode_intermediate(store.data(OUTPUT, "work/0123456789abcdef0123456789abcdef/large.raw")).mode == "RGBA"
+    assert core.decode_intermediate(part_of(store, result, "large")).mode == "RGBA"
 
 
 def test_a_retry_overwrites_instead_of_accumulating():
@@ -81,7 +100,7 @@ def test_a_retry_overwrites_instead_of_accumulating():
     second = resize_image(event(), store, SETTINGS, OUTPUT)
 
     assert first == second
-    assert store.keys(OUTPUT) == ["work/0123456789abcdef0123456789abcdef/large.raw", "work/0123456789abcdef0123456789abcdef/small.raw"]
+    assert store.keys(OUTPUT) == ["work/0123456789abcdef0123456789abcdef/renditions.raw"]
 
 
 @pytest.mark.parametrize(("name", "data", "code"), corpus.refused_files()[::6], ids=lambda v: v if isinstance(v, str) else "")
@@ -115,13 +134,13 @@ def test_the_copyright_line_rides_along_only_when_kept():
     data = corpus.private_jpeg()
     for keep in (False, True):
         store = store_with(data)
-        resize_image(event(), store, PipelineSettings(keep_copyright=keep, watermark=Watermark(text="")), OUTPUT)
-        info = core.decode_intermediate(store.data(OUTPUT, "work/0123456789abcdef0123456789abcdef/large.raw")).info
+        result = resize_image(event(), store, PipelineSettings(keep_copyright=keep, watermark=Watermark(text="")), OUTPUT)
+        info = core.decode_intermediate(part_of(store, result, "large")).info
         assert info.get(core.COPYRIGHT_KEY) == (corpus.SECRETS["copyright"] if keep else None)
 
 
 def test_intermediate_keys_are_deterministic():
-    assert intermediate_key("abc", "large") == "work/abc/large.raw"
+    assert intermediate_key("abc") == "work/abc/renditions.raw"
 
 
 @pytest.mark.parametrize(

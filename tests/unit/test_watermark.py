@@ -114,11 +114,46 @@ def test_a_bad_logo_is_a_configuration_error(blob):
 
 
 def test_a_missing_intermediate_is_source_missing():
-    event = {"imageId": "0123456789abcdef0123456789abcdef", "intermediates": [{"name": "large", "key": "work/0123456789abcdef0123456789abcdef/large.raw", "width": 1, "height": 1}]}
+    event = {"imageId": "0123456789abcdef0123456789abcdef", "intermediates": [
+        {"name": "large", "key": "work/0123456789abcdef0123456789abcdef/renditions.raw", "offset": 0, "length": 19, "width": 1, "height": 1},
+    ]}  # fmt: skip
 
     with pytest.raises(PermanentError) as caught:
         watermark_renditions(event, FakeStore(), SETTINGS, OUTPUT)
     assert caught.value.code == "SOURCE_MISSING"
+
+
+def test_the_renditions_of_an_image_are_read_with_one_get():
+    store, event = resized(corpus.save(corpus.photo(800, 600), "JPEG"))
+    reads: list[str] = []
+    real_get = store.get
+    store.get = lambda bucket, key, max_bytes: reads.append(key) or real_get(bucket, key, max_bytes)
+
+    watermark_renditions(event, store, SETTINGS, OUTPUT)
+
+    assert reads == ["work/0123456789abcdef0123456789abcdef/renditions.raw"]
+
+
+def test_an_intermediate_per_object_from_before_the_packing_is_still_read():
+    """An execution that resized before a deployment and watermarks after it."""
+    store, event = resized(corpus.save(corpus.photo(800, 600), "JPEG"))
+    packed = store.data(OUTPUT, event["intermediates"][0]["key"])
+    for item in event["intermediates"]:
+        item["key"] = f"work/0123456789abcdef0123456789abcdef/{item['name']}.raw"
+        store.put(OUTPUT, item["key"], packed[item.pop("offset") :][: item.pop("length")], "application/octet-stream")
+
+    old = watermark_renditions(event, store, SETTINGS, OUTPUT)["renditions"]
+    _, new_event = resized(corpus.save(corpus.photo(800, 600), "JPEG"))
+    assert old == watermark_renditions(new_event, store, SETTINGS, OUTPUT)["renditions"]
+
+
+def test_a_cut_that_does_not_match_its_intermediate_is_corrupt():
+    store, event = resized(corpus.save(corpus.photo(800, 600), "JPEG"))
+    event["intermediates"][1]["offset"] += 1
+
+    with pytest.raises(PermanentError) as caught:
+        watermark_renditions(event, store, SETTINGS, OUTPUT)
+    assert caught.value.code == "CORRUPT_IMAGE"
 
 
 def test_an_unknown_rendition_is_a_configuration_error():
