@@ -507,8 +507,8 @@ def coldstart(ctx: Context) -> None:
     n = 3 if ctx.quick else 9
     env = cold_env(ctx.pin)
     # The Lambda assets ship bytecode (stacks/packaging.py), as site-packages has it for boto3: compile
-    # ours explicitly (an untimed import would not write it under PYTHONDONTWRITEBYTECODE), then one
-    # untimed pass per subject to warm the file cache.
+    # ours explicitly (an untimed import writes none when PYTHONDONTWRITEBYTECODE is set, as it is on
+    # the dev box), then one untimed pass per subject to warm the file cache.
     subprocess.run([PYTHON, "-m", "compileall", "-q", "imgpipe", "functions"], cwd=REPO, check=True, timeout=120)
     for subject in COLD_SUBJECTS:
         subprocess.run(_cold_cmd(subject, ctx.pin), cwd=REPO, env=env, capture_output=True, timeout=120)

@@ -272,6 +272,7 @@ API_ROUTES = (
 )
 API_STAGE = "prod"
 # CORS preflight, answered by API Gateway itself (stacks/api.py) and by the local twin alike.
+API_CORS_ALLOW_ORIGIN = "*"
 API_CORS_ALLOW_HEADERS = ("Content-Type", "X-Api-Key")
 API_CORS_ALLOW_METHODS = ("GET", "OPTIONS")
 API_CORS_MAX_AGE_S = 600

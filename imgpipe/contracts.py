@@ -8,7 +8,7 @@ definition, not bad user input; it surfaces as a KeyError in the FAILED record.
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class S3Source(TypedDict):
@@ -26,8 +26,8 @@ class ResizeInput(TypedDict):
 class Intermediate(TypedDict):
     name: str
     key: str  # one object holds every rendition of an image, each at [offset, offset + length)
-    offset: int
-    length: int
+    offset: NotRequired[int]  # absent: the whole object (written before intermediates were packed)
+    length: NotRequired[int]
     width: int
     height: int
 

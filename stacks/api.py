@@ -131,7 +131,7 @@ class Api(Construct):
             self.rest_api.add_gateway_response(
                 f"{response_type.response_type}Response",
                 type=response_type,
-                response_headers={"Access-Control-Allow-Origin": "'*'"},
+                response_headers={"Access-Control-Allow-Origin": f"'{config.API_CORS_ALLOW_ORIGIN}'"},
                 templates={"application/json": template},
             )
 
@@ -148,7 +148,7 @@ class Api(Construct):
         )
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
         cors = dict(
-            allow_origins=apigw.Cors.ALL_ORIGINS,
+            allow_origins=[config.API_CORS_ALLOW_ORIGIN],
             allow_methods=list(config.API_CORS_ALLOW_METHODS),
             allow_headers=list(config.API_CORS_ALLOW_HEADERS),
             max_age=Duration.seconds(config.API_CORS_MAX_AGE_S),

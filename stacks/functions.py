@@ -17,7 +17,7 @@ from imgpipe import config
 from imgpipe.config import Resources, Step
 
 from .context import DeployOptions, powertools_ssm_parameter
-from .layer import REPO_ROOT, image_layer_code, requirements
+from .layer import image_layer_code, requirements
 from .nag import acknowledge
 from .packaging import function_code
 from .storage import Storage
@@ -69,6 +69,10 @@ class Functions(Construct):
         self.functions: dict[str, lambda_.Function] = {}
         for step in config.STEPS:
             self.functions[step.name] = self._function(step, environment, options)
+        # A deployment updates the reader of the resize → watermark hand-off before its writer: an
+        # image resized by new code must not meet old watermark code (docs/decisions.md, "One
+        # intermediate object per image"); new watermark code reads what old resize code wrote.
+        self.functions[config.RESIZE.name].node.add_dependency(self.functions[config.WATERMARK.name])
 
         grants = {
             config.RESIZE.name: self._grant_resize,

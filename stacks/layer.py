@@ -20,15 +20,20 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
 
-import jsii
-from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import AssetHashType
 from aws_cdk import aws_lambda as lambda_
 
-from .packaging import FUNCTIONS_DIR, LAMBDA_PYTHON_VERSION, LAYER_ROOT, bytecode_marker, compile_bytecode
+from .packaging import (
+    FUNCTIONS_DIR,
+    LAMBDA_PYTHON_VERSION,
+    LAYER_ROOT,
+    REPO_ROOT,
+    bytecode_marker,
+    compile_bytecode,
+    local_bundling,
+)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = REPO_ROOT / "imgpipe"
 PIP_CACHE = REPO_ROOT / "build" / "pip-cache"
 
@@ -175,15 +180,6 @@ def build_image_layer(out_dir: str | Path, *, pip_cache: str | Path | None = PIP
     return target
 
 
-@jsii.implements(ILocalBundling)
-class LocalLayerBundling:
-    """CDK local bundling: always succeeds, so the Docker image is never used."""
-
-    def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
-        build_image_layer(output_dir)
-        return True
-
-
 def image_layer_code() -> lambda_.Code:
     """The layer's asset.  Its hash is ``content_hash()``: the asset changes only when the pinned
     wheels or the shipped imgpipe files do, and nothing large gets fingerprinted.  When bundling is
@@ -192,10 +188,7 @@ def image_layer_code() -> lambda_.Code:
         str(PACKAGE_DIR),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=content_hash(),
-        bundling=BundlingOptions(
-            image=DockerImage.from_registry("unused"),  # local bundling always succeeds
-            local=LocalLayerBundling(),
-        ),
+        bundling=local_bundling(build_image_layer),
     )
 
 

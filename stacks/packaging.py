@@ -17,11 +17,11 @@ from __future__ import annotations
 import functools
 import glob
 import hashlib
-import logging
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,15 @@ LAMBDA_PYTHON_VERSION = "3.12"  # stacks.functions.RUNTIME
 LAMBDA_PYTHON_ENV = "IMGPIPE_LAMBDA_PYTHON"
 FUNCTION_ROOT = "/var/task"  # where Lambda unpacks the function's code
 LAYER_ROOT = "/opt/python"  # where a layer's python/ directory lands
-log = logging.getLogger(__name__)
 
 
-def _version_of(python: str) -> str | None:
+CACHE_TAG = "cpython-" + LAMBDA_PYTHON_VERSION.replace(".", "")  # the runtime is CPython
+
+
+def _cache_tag_of(python: str) -> str | None:
+    """The bytecode an interpreter writes (``cpython-312``): CPython and the version, not PyPy 3.12."""
     try:
-        result = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], capture_output=True, text=True, timeout=30)
+        result = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
@@ -54,17 +57,19 @@ def lambda_python() -> str | None:
     candidates = [os.environ.get(LAMBDA_PYTHON_ENV), shutil.which(f"python{LAMBDA_PYTHON_VERSION}")]
     pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
     candidates += sorted(glob.glob(f"{pyenv_root}/versions/{LAMBDA_PYTHON_VERSION}.*/bin/python{LAMBDA_PYTHON_VERSION}"), reverse=True)
-    if "%d.%d" % sys.version_info[:2] == LAMBDA_PYTHON_VERSION:
+    if sys.implementation.cache_tag == CACHE_TAG:
         candidates.append(sys.executable)
     for candidate in candidates:
-        if candidate and _version_of(candidate) == LAMBDA_PYTHON_VERSION:
+        if candidate and _cache_tag_of(candidate) == CACHE_TAG:
             return candidate
     return None
 
 
 def bytecode_marker() -> str:
-    """Part of every asset hash: an asset built with bytecode differs from one without."""
-    return f"bytecode:cpython-{LAMBDA_PYTHON_VERSION}:unchecked-hash" if lambda_python() else "bytecode:none"
+    """Part of every asset hash: whether bytecode was compiled, and how assets are built (this
+    file), so a change to either gives new assets instead of reusing staged ones."""
+    compiled = f"bytecode:{CACHE_TAG}:unchecked-hash" if lambda_python() else "bytecode:none"
+    return compiled + ":" + hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def compile_bytecode(tree: Path, runtime_root: str) -> bool:
@@ -78,19 +83,21 @@ def compile_bytecode(tree: Path, runtime_root: str) -> bool:
             file=sys.stderr,
         )
         return False
-    # Some packages carry files for other Python versions that do not compile (compileall reports
-    # them and carries on); the modules Lambda imports are checked by the tests.
-    subprocess.run(
-        [python, "-m", "compileall", "-q", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", "-d", runtime_root, str(tree)],
+    # compileall carries on past a file it cannot compile (some packages ship files for other Python
+    # versions) and prints it; those modules are then compiled at import, like every module was.
+    result = subprocess.run(
+        [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", "-d", runtime_root, str(tree)],
         check=False,
     )  # fmt: skip
+    if result.returncode != 0:
+        print(f"WARNING: some modules under {tree} did not compile for Python {LAMBDA_PYTHON_VERSION} (listed above)", file=sys.stderr)
     return True
 
 
 def code_exclusions(step: Step) -> list[str]:
     """Asset root is functions/ (handler ``<step>.handler.handler``); ship only this step's package."""
-    others = sorted(p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir() and p.name != step.package)
-    return [*others, "__pycache__", "*.pyc"]
+    others = {p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir() and p.name != step.package}
+    return sorted(others | {"__pycache__"}) + ["*.pyc"]
 
 
 def function_sources(step: Step) -> list[Path]:
@@ -122,24 +129,28 @@ def function_hash(step: Step) -> str:
 
 
 @jsii.implements(ILocalBundling)
-class LocalFunctionBundling:
-    """CDK local bundling: always succeeds, so the Docker image is never used."""
+class LocalBundling:
+    """CDK local bundling that always succeeds, so the Docker image is never used."""
 
-    def __init__(self, step: Step) -> None:
-        self.step = step
+    def __init__(self, build: Callable[[str], object]) -> None:
+        self.build = build
 
     def try_bundle(self, output_dir: str, *args: Any, **kwargs: Any) -> bool:
-        build_function_code(self.step, output_dir)
+        self.build(output_dir)
         return True
 
 
+def local_bundling(build: Callable[[str], object]) -> BundlingOptions:
+    return BundlingOptions(image=DockerImage.from_registry("unused"), local=LocalBundling(build))
+
+
 def function_code(step: Step) -> lambda_.Code:
-    """The step's package with bytecode.  When bundling is skipped (tests), the asset is functions/
-    minus ``code_exclusions``: the same files without the bytecode."""
+    """The step's package with bytecode (``build_function_code``).  When bundling is skipped (the
+    tests), CDK stages functions/ as it is and only the hash tells the steps' assets apart."""
     return lambda_.Code.from_asset(
         str(FUNCTIONS_DIR),
         exclude=code_exclusions(step),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=function_hash(step),
-        bundling=BundlingOptions(image=DockerImage.from_registry("unused"), local=LocalFunctionBundling(step)),
+        bundling=local_bundling(lambda out: build_function_code(step, out)),
     )

@@ -13,8 +13,8 @@ from imgpipe import config
 
 from .context import DeployOptions
 from .functions import Functions
-from .layer import REPO_ROOT
 from .nag import acknowledge
+from .packaging import REPO_ROOT
 from .table import ImageTable
 
 DEFINITION_FILE = REPO_ROOT / config.STATE_MACHINE_FILE

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
-from imgpipe.config import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, API_ROUTES, Route
+from imgpipe.config import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_ALLOW_ORIGIN, API_CORS_MAX_AGE_S, API_ROUTES, Route
 from imgpipe.local.lambdas import LambdaService
 
 STAGE = "local"
@@ -72,7 +72,7 @@ def _gateway_error(status: int, message: str) -> Response:
 def _preflight() -> Response:
     """API Gateway's mock integration for OPTIONS (stacks/api.py, add_cors_preflight)."""
     headers = {
-        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Origin": API_CORS_ALLOW_ORIGIN,
         "Access-Control-Allow-Methods": ",".join(API_CORS_ALLOW_METHODS),
         "Access-Control-Allow-Headers": ",".join(API_CORS_ALLOW_HEADERS),
         "Access-Control-Max-Age": str(API_CORS_MAX_AGE_S),
@@ -86,7 +86,7 @@ def _missing_parameters(route: Route, request: Request) -> Response | None:
     if not missing:
         return None
     body = {"error": {"code": "INVALID_REQUEST", "message": f"Missing required request parameters: [{', '.join(missing)}]"}}
-    return Response(json.dumps(body), status=400, content_type="application/json", headers={"Access-Control-Allow-Origin": "*"})
+    return Response(json.dumps(body), status=400, content_type="application/json", headers={"Access-Control-Allow-Origin": API_CORS_ALLOW_ORIGIN})
 
 
 def api_gateway_app(lambdas: LambdaService, function_name: str, api_key: str | None = None) -> Callable[..., Any]:

@@ -21,7 +21,8 @@ from __future__ import annotations
 import copy
 import functools
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger("imgpipe.local")
 _MARK = "_imgpipe_tuned"

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from infra_support import REPO_ROOT, STACK_NAME, Synth
+from infra_support import REPO_ROOT
 
 from imgpipe import config
 
@@ -90,14 +90,10 @@ print(json.dumps({name: getattr(mod, "__file__", None) for name, mod in sys.modu
 
 
 @pytest.mark.network
-@pytest.mark.parametrize("step", [s.name for s in config.STEPS])
-def test_each_handler_imports_from_its_code_asset_and_the_layer_alone(step: str, built_layer: Path, synth: Synth) -> None:
-    manifest = json.loads((synth.outdir / f"{STACK_NAME}.assets.json").read_text())
-    fn = synth.stack.functions.functions[step]
-    key = synth.resource(synth.logical_id(fn))["Properties"]["Code"]["S3Key"]
-    (asset,) = [a for a in manifest["files"].values() if key in json.dumps(a["destinations"])]
-    asset_dir = synth.outdir / asset["source"]["path"]
-    handler_module = config.STEPS[[s.name for s in config.STEPS].index(step)].lambda_handler.rsplit(".", 1)[0]
+@pytest.mark.parametrize("step", config.STEPS, ids=lambda s: s.name)
+def test_each_handler_imports_from_its_code_asset_and_the_layer_alone(step: config.Step, built_layer: Path, tmp_path: Path) -> None:
+    asset_dir = packaging.build_function_code(step, tmp_path)  # what the function's bundling ships
+    handler_module = step.lambda_handler.rsplit(".", 1)[0]
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "1"}
     result = subprocess.run(
         [sys.executable, "-S", "-c", IMPORT_CHECK, str(asset_dir), str(built_layer), site.getsitepackages()[0], handler_module],
@@ -146,12 +142,21 @@ def test_function_asset_is_the_step_package_with_its_bytecode(step: config.Step,
     out = packaging.build_function_code(step, tmp_path)
     shipped = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     sources = {p for p in shipped if not p.endswith(".pyc")}
-    assert sources == {rel.as_posix() for rel in packaging.function_sources(step)}
-    assert f"{step.package}/handler.py" in sources and f"{step.package}/logic.py" in sources
+    package = REPO_ROOT / "functions" / step.package
+    own = {f"{step.package}/{p.name}" for p in package.glob("*.py")}
+    assert sources == own | {"__init__.py"}
+    assert {f"{step.package}/handler.py", f"{step.package}/logic.py"} <= sources
     assert not any(p.startswith(other.package + "/") for other in config.STEPS if other.package != step.package for p in shipped)
     if LAMBDA_PYTHON is not None:
         pyc = out / step.package / "__pycache__" / "handler.cpython-312.pyc"
         assert pyc_header(pyc) == (lambda_python_magic(), UNCHECKED_HASH)
+
+
+def test_bytecode_is_compiled_for_the_functions_runtime() -> None:
+    from stacks.functions import RUNTIME
+
+    assert RUNTIME.name == f"python{packaging.LAMBDA_PYTHON_VERSION}"
+    assert packaging.CACHE_TAG == "cpython-" + packaging.LAMBDA_PYTHON_VERSION.replace(".", "")
 
 
 def test_asset_hashes_change_when_bytecode_does(monkeypatch: pytest.MonkeyPatch) -> None:

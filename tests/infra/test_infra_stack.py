@@ -252,6 +252,12 @@ def test_functions_use_the_tested_powertools_release_and_the_image_layer(synth: 
     assert layer["CompatibleArchitectures"] == ["arm64"]
 
 
+def test_a_deployment_updates_the_watermark_function_before_the_resize_function(synth: Synth) -> None:
+    resize = synth.logical_id(synth.stack.functions.functions[config.RESIZE.name])
+    watermark = synth.logical_id(synth.stack.functions.functions[config.WATERMARK.name])
+    assert watermark in synth.resource(resize).get("DependsOn", [])
+
+
 def test_each_function_has_its_own_code_asset(synth: Synth) -> None:
     """The synth skips bundling, so the staged asset is functions/ as it is; what the bundling
     builds (the step's package and its bytecode, nothing else) is tested in test_infra_layer.
@@ -403,17 +409,19 @@ def test_api_methods_require_an_api_key_and_proxy_to_the_api_function(synth: Syn
 
 
 def test_cors_preflight_answers_what_the_local_twin_answers(synth: Synth) -> None:
-    """imgpipe.local.apigw answers OPTIONS from the same config values; the two must not drift."""
+    """imgpipe.local.apigw answers OPTIONS itself; it must answer what API Gateway's mock does."""
+    from imgpipe.local.apigw import _preflight
+
+    local = _preflight()
+    local_headers = {name: value for name, value in local.headers.items() if name.startswith("Access-Control-")}
+    assert len(local_headers) == 4
     preflights = [m["Properties"] for m in synth.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"]
     assert len(preflights) == len(config.API_ROUTES)
     for preflight in preflights:
         (response,) = preflight["Integration"]["IntegrationResponses"]
-        headers = response["ResponseParameters"]
-        assert response["StatusCode"] == "204"
-        assert headers["method.response.header.Access-Control-Allow-Origin"] == "'*'"
-        assert headers["method.response.header.Access-Control-Allow-Methods"] == f"'{','.join(config.API_CORS_ALLOW_METHODS)}'"
-        assert headers["method.response.header.Access-Control-Allow-Headers"] == f"'{','.join(config.API_CORS_ALLOW_HEADERS)}'"
-        assert headers["method.response.header.Access-Control-Max-Age"] == f"'{config.API_CORS_MAX_AGE_S}'"
+        assert int(response["StatusCode"]) == local.status_code
+        deployed = {key.removeprefix("method.response.header."): value.strip("'") for key, value in response["ResponseParameters"].items()}
+        assert deployed == local_headers
 
 
 def test_upload_url_query_parameters_are_required_and_validated(synth: Synth) -> None:

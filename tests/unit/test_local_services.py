@@ -111,8 +111,17 @@ def test_api_gateway_turns_a_crashed_handler_into_502():
 def test_moto_tuning_takes_with_the_pinned_moto_and_is_idempotent():
     from imgpipe.local import emulator
 
+    from moto import backends
+    from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    def patched():
+        return ExecutionWorker._get_evaluation_entrypoint, json_path.parse, backends.list_of_moto_modules
+
     assert emulator.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
+    first = patched()
     assert emulator.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
+    assert patched() == first  # not wrapped twice
 
 
 def test_the_interpreter_parses_a_definition_once_and_gives_each_execution_its_own_program(monkeypatch):

@@ -156,6 +156,15 @@ def test_a_cut_that_does_not_match_its_intermediate_is_corrupt():
     assert caught.value.code == "CORRUPT_IMAGE"
 
 
+def test_an_intact_part_of_the_wrong_size_is_corrupt():
+    store, event = resized(corpus.save(corpus.photo(800, 600), "JPEG"))
+    event["intermediates"][0]["width"] -= 1
+
+    with pytest.raises(PermanentError) as caught:
+        watermark_renditions(event, store, SETTINGS, OUTPUT)
+    assert caught.value.code == "CORRUPT_IMAGE"
+
+
 def test_an_unknown_rendition_is_a_configuration_error():
     store, event = resized(corpus.save(corpus.photo(300, 200), "JPEG"))
     event["intermediates"][0]["name"] = "gone"
