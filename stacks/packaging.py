@@ -37,8 +37,6 @@ LAMBDA_PYTHON_VERSION = "3.12"  # stacks.functions.RUNTIME
 LAMBDA_PYTHON_ENV = "IMGPIPE_LAMBDA_PYTHON"
 FUNCTION_ROOT = "/var/task"  # where Lambda unpacks the function's code
 LAYER_ROOT = "/opt/python"  # where a layer's python/ directory lands
-
-
 CACHE_TAG = "cpython-" + LAMBDA_PYTHON_VERSION.replace(".", "")  # the runtime is CPython
 
 
