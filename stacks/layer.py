@@ -41,7 +41,6 @@ PIP_CACHE = REPO_ROOT / "build" / "pip-cache"
 # only publishes manylinux_2_27/2_28 aarch64 wheels.  The python3.12 Lambda runtime is Amazon Linux
 # 2023 (glibc 2.34), so both are loadable there.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
-PYTHON_VERSION = LAMBDA_PYTHON_VERSION
 
 # Always shipped (the Lambda-side core and the whole image package), whatever the import scan finds.
 LAYER_FILES = ("__init__.py", "config.py", "errors.py", "aws.py", "runtime.py", "observability.py")
@@ -139,7 +138,7 @@ def package_files() -> list[Path]:
 def content_hash() -> str:
     """Changes whenever the layer's content would: pinned versions, platform or any shipped file."""
     digest = hashlib.sha256()
-    digest.update("\n".join([*requirements(), *PLATFORMS, PYTHON_VERSION, bytecode_marker()]).encode())
+    digest.update("\n".join([*requirements(), *PLATFORMS, LAMBDA_PYTHON_VERSION, bytecode_marker()]).encode())
     for rel in package_files():
         digest.update(str(rel).encode() + b"\0" + (PACKAGE_DIR / rel).read_bytes())
     return digest.hexdigest()
@@ -156,7 +155,7 @@ def build_image_layer(out_dir: str | Path, *, pip_cache: str | Path | None = PIP
         sys.executable, "-m", "pip", "install",
         *(arg for platform in PLATFORMS for arg in ("--platform", platform)),
         "--implementation", "cp",
-        "--python-version", PYTHON_VERSION,
+        "--python-version", LAMBDA_PYTHON_VERSION,
         "--only-binary=:all:",
         "--target", str(target),
         "--upgrade",
