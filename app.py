@@ -20,10 +20,10 @@ from typing import Any
 # Node 20 (this machine) is past end-of-life for jsii; the warning is not actionable from here.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "16,18,20")
 
-from aws_cdk import App, Validations  # noqa: E402
-from cdk_nag import AwsSolutionsChecks, ServerlessChecks  # noqa: E402
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
-from stacks.pipeline_stack import DEFAULT_STACK_NAME, PipelineStack  # noqa: E402
+from stacks.pipeline_stack import DEFAULT_STACK_NAME, PipelineStack
 
 REPO_ROOT = Path(__file__).resolve().parent
 STACK_NAME_KEY = "imgpipe:stackName"

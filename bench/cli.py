@@ -49,7 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reps", type=int, help="rounds per engine in the speed section (default 5, --quick 2)")
     p.add_argument("--compare", metavar="FILE", help="compare the headline numbers with an earlier results JSON")
     p.add_argument("--no-pin", action="store_true", help="do not pin the measured processes to one CPU")
-    p.add_argument("--strict", action="store_true", help="exit 1 if any target FAILs (default: only harness errors fail)")
+    p.add_argument(
+        "--strict", action="store_true", help="exit 1 if any target FAILs (default: only harness errors fail)"
+    )
     p.add_argument("--no-save", action="store_true", help="do not write bench/results/*.json")
     args = p.parse_args(argv)
     only = [s.strip() for item in args.only for s in item.split(",") if s.strip()]
@@ -70,10 +72,15 @@ def _git(*cmd: str) -> str:
 def environment() -> dict[str, Any]:
     env: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
     try:
-        env["cpu_model"] = next(l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("model name"))
+        env["cpu_model"] = next(
+            l.split(":", 1)[1].strip()
+            for l in Path("/proc/cpuinfo").read_text().splitlines()
+            if l.startswith("model name")
+        )
     except (OSError, StopIteration):
         env["cpu_model"] = platform.processor()
-    from PIL import __version__ as pillow, features
+    from PIL import __version__ as pillow
+    from PIL import features
 
     env["pillow"] = pillow
     env["libjpeg"] = features.version("jpg")
@@ -93,14 +100,20 @@ def compare(old_path: str, new: dict[str, Any]) -> None:
     old = json.loads(Path(old_path).read_text())
     a, b = old.get("headline", {}), new.get("headline", {})
     keys = [k for k in b if k in a and isinstance(a[k], (int, float)) and isinstance(b[k], (int, float))]
-    print(f"\n== Compare with {old_path} ({old.get('meta', {}).get('timestamp', '?')}, commit {old.get('meta', {}).get('environment', {}).get('git_commit', '?')})")
+    print(
+        f"\n== Compare with {old_path} ({old.get('meta', {}).get('timestamp', '?')}, commit {old.get('meta', {}).get('environment', {}).get('git_commit', '?')})"
+    )
     rows = []
     for k in keys:
         ratio = b[k] / a[k] if a[k] not in (0, None) else math.nan
         rows.append([k, f"{a[k]:.2f}", f"{b[k]:.2f}", f"{ratio:.2f}"])
     print(table(["metric", "before", "now", "now/before"], rows))
     old_t = {t["key"]: t for t in old.get("targets", [])}
-    changed = [(t["key"], old_t[t["key"]]["status"], t["status"]) for t in new.get("targets", []) if t["key"] in old_t and old_t[t["key"]]["status"] != t["status"]]
+    changed = [
+        (t["key"], old_t[t["key"]]["status"], t["status"])
+        for t in new.get("targets", [])
+        if t["key"] in old_t and old_t[t["key"]]["status"] != t["status"]
+    ]
     for key, before, now in changed:
         print(f"  target {key}: {before} -> {now}")
     if not changed:
@@ -148,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
               "other work shared the machine; CPU ratios and cold starts are noisier than usual")  # fmt: skip
     overview = sections.summary(ctx)
     if overview:
-        print("\n== Summary: input x engine (CPU median ms; PSNR vs full-decode LANCZOS reference; peak RSS of a fresh process)")
+        print(
+            "\n== Summary: input x engine (CPU median ms; PSNR vs full-decode LANCZOS reference; peak RSS of a fresh process)"
+        )
         print(overview)
     print("\n== Targets (issue #5)")
     for t in ctx.targets:

@@ -22,8 +22,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 POLL_INTERVAL_S = 0.02  # latency: fine-grained, so the poll adds at most 20 ms to what is measured
 # Throughput: a client's pace (imgpipe.client.Client.wait starts at 0.1 s).  At 20 ms, N clients'
@@ -35,13 +36,15 @@ DEADLINE_S = 120.0
 
 @contextlib.contextmanager
 def _open_stack() -> Iterator[str]:
-    from imgpipe.local.stack import LocalStack  # the only coupling to the local stack
+    from imgpipe.local.pipeline import LocalPipeline  # the only coupling to the local stack
 
-    with LocalStack(api_port=0, aws_port=0) as stack:
+    with LocalPipeline(api_port=0, aws_port=0) as stack:
         yield stack.api_url.rstrip("/")
 
 
-def _http(method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 60) -> tuple[int, bytes]:
+def _http(
+    method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 60
+) -> tuple[int, bytes]:
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -51,7 +54,11 @@ def _http(method: str, url: str, data: bytes | None = None, headers: dict[str, s
 
 
 def upload_and_wait(
-    api: str, data: bytes, filename: str = "bench.jpg", content_type: str = "image/jpeg", poll_s: float = POLL_INTERVAL_S
+    api: str,
+    data: bytes,
+    filename: str = "bench.jpg",
+    content_type: str = "image/jpeg",
+    poll_s: float = POLL_INTERVAL_S,
 ) -> dict[str, Any]:
     t0 = time.perf_counter()
     query = urllib.parse.urlencode({"filename": filename, "contentType": content_type, "size": len(data)})
@@ -102,16 +109,23 @@ def _throughput(api: str, data: bytes, clients: int, per_client: int) -> dict[st
         t.join()
     wall = time.perf_counter() - t0
     done = len(latencies)
-    return {"clients": clients, "images": done, "errors": errors[:5], "error_count": len(errors), "wall_s": wall, "images_per_s": done / wall if wall else 0.0}
+    return {
+        "clients": clients,
+        "images": done,
+        "errors": errors[:5],
+        "error_count": len(errors),
+        "wall_s": wall,
+        "images_per_s": done / wall if wall else 0.0,
+    }
 
 
 def run(ctx: Any) -> None:
     from bench.harness import Worker, median, table
 
     try:
-        import imgpipe.local.stack  # noqa: F401
+        import imgpipe.local.pipeline  # noqa: F401
     except ImportError as exc:
-        msg = f"SKIPPED: imgpipe.local is not importable yet ({exc}); e2e needs imgpipe.local.stack.LocalStack"
+        msg = f"SKIPPED: imgpipe.local is not importable yet ({exc}); e2e needs imgpipe.local.pipeline.LocalPipeline"
         ctx.log(f"  {msg}")
         ctx.out["e2e"] = {"skipped": msg}
         return
@@ -148,7 +162,17 @@ def run(ctx: Any) -> None:
     ctx.headline["e2e.latency_ms"] = latency
     ctx.log(f"  12 MP JPEG upload-to-COMPLETE: median {latency:.0f} ms over {n_latency} (upload-url {result['ticket_ms']:.0f} ms, PUT {result['put_ms']:.0f} ms); "
             f"in-process render() {render_ms:.0f} ms wall")  # fmt: skip
-    rows = [[c, r["images"], r["error_count"], f"{r['wall_s']:.1f}", f"{r['images_per_s']:.2f}", f"{r['images_per_s'] / base:.2f}"] for c, r in runs.items()]
+    rows = [
+        [
+            c,
+            r["images"],
+            r["error_count"],
+            f"{r['wall_s']:.1f}",
+            f"{r['images_per_s']:.2f}",
+            f"{r['images_per_s'] / base:.2f}",
+        ]
+        for c, r in runs.items()
+    ]
     ctx.log(table(["clients", "images", "errors", "wall s", "images/s", "speedup"], rows, "rrrrrr"))
     ctx.target("e2e_latency", "Local upload-to-COMPLETE median / in-process render()", result["ratio_vs_render"], 2.0,
                detail=f"{latency:.0f} ms vs {render_ms:.0f} ms")  # fmt: skip

@@ -47,7 +47,9 @@ def _watermark_defaults():
 def core_settings(spec: dict[str, Any]):
     from imgpipe.config import PipelineSettings, Rendition, Watermark
 
-    renditions = tuple(Rendition(name, edge, format=spec["format"], quality=spec["quality"]) for name, edge in spec["renditions"])
+    renditions = tuple(
+        Rendition(name, edge, format=spec["format"], quality=spec["quality"]) for name, edge in spec["renditions"]
+    )
     watermark = Watermark() if spec["watermark"] else Watermark(text="")
     return PipelineSettings(renditions=renditions, watermark=watermark)
 
@@ -69,7 +71,9 @@ def _naive_stamp(text: str, px: int, opacity: float):
     stroke = max(1, px // 14)
     left, top, right, bottom = font.getbbox(text, stroke_width=stroke)
     stamp = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
-    ImageDraw.Draw(stamp).text((-left, -top), text, font=font, fill=(255, 255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0, 255))
+    ImageDraw.Draw(stamp).text(
+        (-left, -top), text, font=font, fill=(255, 255, 255, 255), stroke_width=stroke, stroke_fill=(0, 0, 0, 255)
+    )
     stamp.putalpha(stamp.getchannel("A").point(lambda a: round(a * opacity)))
     return stamp
 
@@ -120,7 +124,15 @@ def run_naive(data: bytes, spec: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for name, im in naive_resize(full, spec):
         marked = naive_watermark(im) if spec["watermark"] else im
-        out.append({"name": name, "data": naive_encode(marked, spec), "width": im.width, "height": im.height, "format": spec["format"]})
+        out.append(
+            {
+                "name": name,
+                "data": naive_encode(marked, spec),
+                "width": im.width,
+                "height": im.height,
+                "format": spec["format"],
+            }
+        )
     return out
 
 
@@ -189,9 +201,19 @@ def run_pyvips(data: bytes, spec: dict[str, Any]) -> list[dict[str, Any]]:
     out = {}
     for name, _ in renditions:
         tw, th = sizes[name]
-        img = largest if (tw, th) == (largest.width, largest.height) else largest.thumbnail_image(tw, height=th, size="force")
+        img = (
+            largest
+            if (tw, th) == (largest.width, largest.height)
+            else largest.thumbnail_image(tw, height=th, size="force")
+        )
         marked = vips_watermark(img) if spec["watermark"] else img
-        out[name] = {"name": name, "data": vips_encode(marked, spec), "width": img.width, "height": img.height, "format": spec["format"]}
+        out[name] = {
+            "name": name,
+            "data": vips_encode(marked, spec),
+            "width": img.width,
+            "height": img.height,
+            "format": spec["format"],
+        }
     return [out[name] for name, _ in spec["renditions"]]
 
 
@@ -234,7 +256,9 @@ def run_core_steps(data: bytes, spec: dict[str, Any]) -> dict[str, Any]:
     outputs = []
     for rendition, image in decoded:
         enc = core.encode(watermark.apply(image, settings.watermark, None), rendition, settings)
-        outputs.append({"name": enc.name, "data": enc.data, "width": enc.width, "height": enc.height, "format": enc.format})
+        outputs.append(
+            {"name": enc.name, "data": enc.data, "width": enc.width, "height": enc.height, "format": enc.format}
+        )
     mark_cpu, _ = _since(t)
     return {
         "outputs": outputs,
@@ -306,7 +330,10 @@ def run_resize_step(data: bytes, spec: dict[str, Any]) -> dict[str, Any]:
     image_id = "0" * 32  # the resize step only takes upload keys the API issues: uploads/<32 hex>/<name>
     event = {"imageId": image_id, "source": {"bucket": "in", "key": f"uploads/{image_id}/bench"}}
     result = resize_image(event, store, core_settings(spec), "out")
-    return {"intermediates": len(result.get("intermediates", [])), "stored_bytes": sum(len(v) for k, v in store.objects.items() if k != "in")}
+    return {
+        "intermediates": len(result.get("intermediates", [])),
+        "stored_bytes": sum(len(v) for k, v in store.objects.items() if k != "in"),
+    }
 
 
 # ---- encoder sweep ----------------------------------------------------------------------------
@@ -425,5 +452,12 @@ def run_resample_routes(data: bytes, reps: int, long_edge: int = 1600) -> dict[s
             resample_ms.append(_since(t)[0])
             del im
         psnr = metrics.psnr_luma(metrics.open_rgb(naive_encode(out, DEFAULT_SPEC)), reference)
-        rows.append({"route": name, "decode_ms": statistics.median(decode_ms), "resample_ms": statistics.median(resample_ms), "loss_db": baseline - psnr})
+        rows.append(
+            {
+                "route": name,
+                "decode_ms": statistics.median(decode_ms),
+                "resample_ms": statistics.median(resample_ms),
+                "loss_db": baseline - psnr,
+            }
+        )
     return {"size": list(size), "rows": rows}

@@ -107,9 +107,17 @@ def main() -> None:
             out.append([codec, name + (" (reference)" if r is ref else ""), f"q{r['quality']}", f"{r['bytes'] / 1024:.1f}",
                         f"{r['bytes'] / ref['bytes']:.2f}", f"{r['cpu_ms']:.0f}", f"{r['cpu_ms'] / ref['cpu_ms']:.2f}",
                         f"{r['ssim']:.4f}", f"{r['psnr']:.2f}"])  # fmt: skip
-    print(f"\nEqual quality: every setting at the lowest quality knob reaching the SSIM of the reference setting at q{REFERENCE_QUALITY}")
+    print(
+        f"\nEqual quality: every setting at the lowest quality knob reaching the SSIM of the reference setting at q{REFERENCE_QUALITY}"
+    )
     print(f"(1600 px rendition of {INPUTS['jpeg12'].label}; single-threaded)")
-    print(table(["codec", "setting", "knob", "KiB", "x ref bytes", "encode CPU ms", "x ref CPU", "SSIM(8x8)", "PSNR dB"], out, "llrrrrrrr"))
+    print(
+        table(
+            ["codec", "setting", "knob", "KiB", "x ref bytes", "encode CPU ms", "x ref CPU", "SSIM(8x8)", "PSNR dB"],
+            out,
+            "llrrrrrrr",
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ class Worker:
         self.proc.stdin.flush()
         answer = self._read()
         if not answer.get("ok"):
-            raise WorkerError(f"{self.engine} {job.get('op')} {Path(job.get('input') or '-').name}: {answer.get('error')}\n{answer.get('traceback', '')}")
+            raise WorkerError(
+                f"{self.engine} {job.get('op')} {Path(job.get('input') or '-').name}: {answer.get('error')}\n{answer.get('traceback', '')}"
+            )
         return answer
 
     def close(self) -> None:
@@ -85,7 +87,7 @@ class Worker:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -60,13 +60,34 @@ INPUTS: dict[str, InputSpec] = {
         InputSpec("jpeg24", "24 MP JPEG (6000x4000)", 6000, 4000, "JPEG", "photo", 24),
         InputSpec("png12", "12 MP PNG (4000x3000)", 4000, 3000, "PNG", "photo", 13),
         # Stored landscape, EXIF orientation 6: upright it is a 3000x4000 portrait.
-        InputSpec("portrait12", "12 MP JPEG, EXIF orientation 6 (upright 3000x4000)", 4000, 3000, "JPEG", "photo", 6, orientation=6),
-        InputSpec("zoneplate", "12 MP zone plate JPEG q95 (4000x3000, 0..0.5 cycles/px)", 4000, 3000, "JPEG", "zoneplate", 0),
+        InputSpec(
+            "portrait12",
+            "12 MP JPEG, EXIF orientation 6 (upright 3000x4000)",
+            4000,
+            3000,
+            "JPEG",
+            "photo",
+            6,
+            orientation=6,
+        ),
+        InputSpec(
+            "zoneplate", "12 MP zone plate JPEG q95 (4000x3000, 0..0.5 cycles/px)", 4000, 3000, "JPEG", "zoneplate", 0
+        ),
         # 8640x5760 = 49.77 MP: just under Limits.max_pixels (50 MP).  No sensor noise, so the PNG
         # stays under Limits.max_bytes (40 MB) like a real exported render/screenshot would.
         InputSpec("png50", "50 MP PNG (8640x5760)", 8640, 5760, "PNG", "photo", 50, noise=False),
         # The memory sizing's worst case (config.py: "a 50 MP RGBA frame is 200 MB").
-        InputSpec("png50a", "50 MP RGBA PNG (8640x5760, alpha gradient)", 8640, 5760, "PNG", "photo", 51, noise=False, alpha=True),
+        InputSpec(
+            "png50a",
+            "50 MP RGBA PNG (8640x5760, alpha gradient)",
+            8640,
+            5760,
+            "PNG",
+            "photo",
+            51,
+            noise=False,
+            alpha=True,
+        ),
     )
 }
 
@@ -126,7 +147,10 @@ def _shapes(rng: random.Random, im, count: int, blur: float) -> None:
         elif kind < 0.7:
             n = rng.randint(3, 7)
             pts = [
-                (cx + r * math.cos(2 * math.pi * i / n + rng.uniform(-0.3, 0.3)), cy + r * math.sin(2 * math.pi * i / n))
+                (
+                    cx + r * math.cos(2 * math.pi * i / n + rng.uniform(-0.3, 0.3)),
+                    cy + r * math.sin(2 * math.pi * i / n),
+                )
                 for i in range(n)
             ]
             draw.polygon(pts, fill=color)
@@ -215,7 +239,10 @@ def synth_zoneplate(w: int, h: int):
         im.putdata([fn(k * (i - c) ** 2) for i in range(n)])
         return im
 
-    cxr, sxr = row(math.cos, w, cx).resize((w, h), Image.Resampling.NEAREST), row(math.sin, w, cx).resize((w, h), Image.Resampling.NEAREST)
+    cxr, sxr = (
+        row(math.cos, w, cx).resize((w, h), Image.Resampling.NEAREST),
+        row(math.sin, w, cx).resize((w, h), Image.Resampling.NEAREST),
+    )
     cyr = row(math.cos, h, cy).transpose(Image.Transpose.ROTATE_270).resize((w, h), Image.Resampling.NEAREST)
     syr = row(math.sin, h, cy).transpose(Image.Transpose.ROTATE_270).resize((w, h), Image.Resampling.NEAREST)
     plate = ImageMath.lambda_eval(lambda a: a["cx"] * a["cy"] - a["sx"] * a["sy"], cx=cxr, cy=cyr, sx=sxr, sy=syr)

@@ -11,9 +11,10 @@ import shutil
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench import engines as eng
 from bench import metrics
@@ -63,7 +64,9 @@ def speed(ctx: Context) -> None:
     bytes in memory -> encoded renditions."""
     reps = ctx.reps
     workers = {e: Worker(e, ctx.pin) for e in ENGINES}
-    samples: dict[str, dict[str, dict[str, list]]] = {i: {e: {"cpu": [], "wall": [], "bytes": []} for e in ENGINES} for i in SPEED_INPUTS}
+    samples: dict[str, dict[str, dict[str, list]]] = {
+        i: {e: {"cpu": [], "wall": [], "bytes": []} for e in ENGINES} for i in SPEED_INPUTS
+    }
     try:
         for e, w in workers.items():  # warm-up: lazy imports, font cache, allocator
             w.job(op="render", input=ctx.path("jpeg1"))
@@ -106,8 +109,25 @@ def speed(ctx: Context) -> None:
     for name in SPEED_INPUTS:
         for e in ENGINES:
             r = result["inputs"][name][e]
-            rows.append([name, e, f"{r['cpu_ms']:.0f}", f"{r['cpu_ms_min']:.0f}-{r['cpu_ms_max']:.0f}", f"{r['wall_ms']:.0f}", f"{r['x_naive']:.2f}", f"{r['x_pyvips']:.2f}", f"{r['out_bytes'] / 1024:.0f}"])
-    ctx.log(table(["input", "engine", "CPU ms (median)", "min-max", "wall ms", "x naive", "x pyvips", "out KiB"], rows, "llrrrrrr"))
+            rows.append(
+                [
+                    name,
+                    e,
+                    f"{r['cpu_ms']:.0f}",
+                    f"{r['cpu_ms_min']:.0f}-{r['cpu_ms_max']:.0f}",
+                    f"{r['wall_ms']:.0f}",
+                    f"{r['x_naive']:.2f}",
+                    f"{r['x_pyvips']:.2f}",
+                    f"{r['out_bytes'] / 1024:.0f}",
+                ]
+            )
+    ctx.log(
+        table(
+            ["input", "engine", "CPU ms (median)", "min-max", "wall ms", "x naive", "x pyvips", "out KiB"],
+            rows,
+            "llrrrrrr",
+        )
+    )
     noisy = [f"{n}/{e} {(r['cpu_ms_max'] - r['cpu_ms_min']) / r['cpu_ms']:.0%}" for n, row in result["inputs"].items() for e, r in row.items()
              if (r["cpu_ms_max"] - r["cpu_ms_min"]) / r["cpu_ms"] > 0.10]  # fmt: skip
     result["noisy"] = noisy
@@ -138,7 +158,10 @@ def _jpeg_options(data: bytes) -> dict[str, Any] | None:
     im = Image.open(io.BytesIO(data))
     if im.format != "JPEG":
         return None
-    return {"progressive": bool(im.info.get("progressive") or im.info.get("progression")), "subsampling": JpegImagePlugin.get_sampling(im)}
+    return {
+        "progressive": bool(im.info.get("progressive") or im.info.get("progression")),
+        "subsampling": JpegImagePlugin.get_sampling(im),
+    }
 
 
 def quality(ctx: Context) -> None:
@@ -158,12 +181,19 @@ def quality(ctx: Context) -> None:
             src_size = INPUTS[name].width, INPUTS[name].height
             per_engine: dict[str, Any] = {}
             for e in ENGINES:
-                r = workers[e].job(op="render", input=ctx.path(name), spec={"watermark": False}, save_dir=str(qdir), tag=f"{name}-{e}")
+                r = workers[e].job(
+                    op="render", input=ctx.path(name), spec={"watermark": False}, save_dir=str(qdir), tag=f"{name}-{e}"
+                )
                 rend = {}
                 for (rname, ref), out in zip(refs, r["outputs"]):
                     raw = Path(out["path"]).read_bytes()
                     im = metrics.open_rgb(raw)
-                    entry: dict[str, Any] = {"size": list(im.size), "ref_size": list(ref.size), "bytes": out["bytes"], "jpeg": _jpeg_options(raw)}
+                    entry: dict[str, Any] = {
+                        "size": list(im.size),
+                        "ref_size": list(ref.size),
+                        "bytes": out["bytes"],
+                        "jpeg": _jpeg_options(raw),
+                    }
                     if im.size != ref.size:
                         entry["psnr"] = -math.inf
                         entry["error"] = f"size {im.size} != reference {ref.size}"
@@ -182,7 +212,9 @@ def quality(ctx: Context) -> None:
                     ref.save(ARTIFACTS_DIR / f"zoneplate-reference-{rname}.png")
             for e in ENGINES:
                 for rname in per_engine[e]:
-                    per_engine[e][rname]["delta_vs_naive_db"] = per_engine["naive"][rname]["psnr"] - per_engine[e][rname]["psnr"]
+                    per_engine[e][rname]["delta_vs_naive_db"] = (
+                        per_engine["naive"][rname]["psnr"] - per_engine[e][rname]["psnr"]
+                    )
             result[name] = per_engine
             del refs
     finally:
@@ -207,16 +239,31 @@ def quality(ctx: Context) -> None:
             alias = " / ".join(fmt_num(q[r].get("alias_rms")) for r in names) if name == "zoneplate" else ""
             rows.append([name, e, *cells, f"{worst:+.2f}", alias])
             ctx.headline[f"quality.{name}.{e}.worst_delta_db"] = worst
-    ctx.log(table(["input", "engine", *(f"PSNR {r} dB" for r in names), "worst dB below naive", "alias RMS L/M/S"], rows, "llrrrrr"))
+    ctx.log(
+        table(
+            ["input", "engine", *(f"PSNR {r} dB" for r in names), "worst dB below naive", "alias RMS L/M/S"],
+            rows,
+            "llrrrrr",
+        )
+    )
     ref_alias = " / ".join(fmt_num(result["zoneplate"]["naive"][r]["ref_alias_rms"]) for r in names)
-    ctx.log(f"  zone plate alias RMS of the unencoded LANCZOS reference (L/M/S): {ref_alias}  (grey levels; 0 = perfectly flat stop band)")
+    ctx.log(
+        f"  zone plate alias RMS of the unencoded LANCZOS reference (L/M/S): {ref_alias}  (grey levels; 0 = perfectly flat stop band)"
+    )
     ctx.log(f"  zone plate renditions of every engine saved in {ARTIFACTS_DIR.relative_to(REPO)}/ for a visual check")
     worst_photo = max((result[n]["core"][r]["delta_vs_naive_db"], n, r) for n in PHOTO_INPUTS for r in names)
     ctx.target("quality_photo", "Photo renditions, core PSNR below naive (worst of 5 inputs x 3 renditions)", worst_photo[0], 0.5, unit=" dB",
                detail=f"worst: {worst_photo[1]}/{worst_photo[2]}")  # fmt: skip
     zp = result["zoneplate"]["core"]
     worst_zp = max((zp[r]["delta_vs_naive_db"], r) for r in names)
-    ctx.target("quality_zoneplate", "Zone plate renditions, core PSNR below naive (worst)", worst_zp[0], 0.5, unit=" dB", detail=f"worst: {worst_zp[1]}")
+    ctx.target(
+        "quality_zoneplate",
+        "Zone plate renditions, core PSNR below naive (worst)",
+        worst_zp[0],
+        0.5,
+        unit=" dB",
+        detail=f"worst: {worst_zp[1]}",
+    )
     # Aliasing: the stop band must stay as flat as the naive (LANCZOS from full size) output's.
     excess = max((zp[r]["alias_rms"] - result["zoneplate"]["naive"][r]["alias_rms"], r) for r in names)
     ctx.target("aliasing_zoneplate", "Zone plate stop-band alias RMS, core minus naive (worst)", excess[0], 1.0, unit=" grey levels",
@@ -244,9 +291,33 @@ def routes(ctx: Context) -> None:
         total = r["decode_ms"] + r["resample_ms"]
         ok = max(r["loss_db"], plate[route]) <= 0.5
         result.append({**r, "total_ms": total, "zoneplate_loss_db": plate[route], "keeps_quality": ok})
-        rows.append([route, f"{r['decode_ms']:.0f}", f"{r['resample_ms']:.0f}", f"{total:.0f}", f"{r['loss_db']:+.2f}", f"{plate[route]:+.2f}", "yes" if ok else "no"])
+        rows.append(
+            [
+                route,
+                f"{r['decode_ms']:.0f}",
+                f"{r['resample_ms']:.0f}",
+                f"{total:.0f}",
+                f"{r['loss_db']:+.2f}",
+                f"{plate[route]:+.2f}",
+                "yes" if ok else "no",
+            ]
+        )
     ctx.out["routes"] = {"size": found["jpeg12"]["size"], "rows": result}
-    ctx.log(table(["route to the 1600 px rendition (12 MP)", "decode ms", "resample ms", "sum ms", "photo dB lost", "zone plate dB lost", "within 0.5 dB"], rows, "lrrrrrl"))
+    ctx.log(
+        table(
+            [
+                "route to the 1600 px rendition (12 MP)",
+                "decode ms",
+                "resample ms",
+                "sum ms",
+                "photo dB lost",
+                "zone plate dB lost",
+                "within 0.5 dB",
+            ],
+            rows,
+            "lrrrrrl",
+        )
+    )
     keeping = [r for r in result if r["keeps_quality"]]
     if keeping:
         best = min(keeping, key=lambda r: r["total_ms"])
@@ -269,7 +340,12 @@ def memory(ctx: Context) -> None:
 
     target_reps = 1 if ctx.quick else 3
     jobs: list[tuple[str, str, str, int]] = [("jpeg24", e, "render", target_reps) for e in ENGINES]
-    jobs += [("png50", "core", "resize_step", target_reps), ("png50", "core", "render", 1), ("png50", "naive", "render", 1), ("png50", "pyvips", "render", 1)]
+    jobs += [
+        ("png50", "core", "resize_step", target_reps),
+        ("png50", "core", "render", 1),
+        ("png50", "naive", "render", 1),
+        ("png50", "pyvips", "render", 1),
+    ]
     jobs += [("png50a", "core", "resize_step", 1), ("png50a", "core", "render", 1)]
     if not ctx.quick:
         jobs += [(n, e, "render", 1) for n in ("jpeg1", "jpeg12", "png12", "portrait12") for e in ENGINES]
@@ -289,7 +365,9 @@ def memory(ctx: Context) -> None:
             "peak_rss_mb": peak, "rss_after_imports_mb": base, "runs": len(rs), "samples_mb": [r["peak_rss_kb"] / 1024 for r in rs],
             "ru_maxrss_mb": median([r["ru_maxrss_kb"] for r in rs]) / 1024,
         }  # fmt: skip
-        rows.append([name, e if op == "render" else f"{e} ({op})", f"{peak:.0f}", f"{base:.0f}", f"{peak - base:.0f}", len(rs)])
+        rows.append(
+            [name, e if op == "render" else f"{e} ({op})", f"{peak:.0f}", f"{base:.0f}", f"{peak - base:.0f}", len(rs)]
+        )
         ctx.headline[f"memory.{name}.{e}:{op}.peak_mb"] = peak
     ctx.out["memory"] = result
     ctx.log(table(["input", "engine", "peak RSS MB", "after imports MB", "job MB", "runs"], rows, "llrrrr"))
@@ -345,7 +423,9 @@ def handoff(ctx: Context) -> None:
                 ia, ib = metrics.open_rgb(da), metrics.open_rgb(db)
                 entry = check.setdefault(a["name"], {})
                 entry[f"identical_bytes_wm_{'on' if wm else 'off'}"] = da == db
-                entry[f"direct_psnr_wm_{'on' if wm else 'off'}"] = metrics.psnr_luma(ia, ib) if ia.size == ib.size else -math.inf
+                entry[f"direct_psnr_wm_{'on' if wm else 'off'}"] = (
+                    metrics.psnr_luma(ia, ib) if ia.size == ib.size else -math.inf
+                )
                 if not wm:
                     ref = refs[a["name"]]
                     entry["pipeline_psnr_vs_ref"] = metrics.psnr_luma(ia, ref)
@@ -356,10 +436,31 @@ def handoff(ctx: Context) -> None:
         result["check"] = check
         rows = [[n, fmt_num(c["pipeline_psnr_vs_ref"]), fmt_num(c["render_psnr_vs_ref"]), f"{c['delta_db']:.3f}", fmt_num(c["direct_psnr_wm_off"]),
                  fmt_num(c["direct_psnr_wm_on"]), "yes" if c["identical_bytes_wm_on"] and c["identical_bytes_wm_off"] else "no"] for n, c in check.items()]  # fmt: skip
-        ctx.log("  12 MP photo: staged pipeline vs render(), luma PSNR (dB) vs the full-decode LANCZOS reference (watermark off):")
-        ctx.log(table(["rendition", "pipeline", "render()", "|diff|", "pipeline vs render (wm off)", "(wm on)", "byte-identical"], rows))
+        ctx.log(
+            "  12 MP photo: staged pipeline vs render(), luma PSNR (dB) vs the full-decode LANCZOS reference (watermark off):"
+        )
+        ctx.log(
+            table(
+                [
+                    "rendition",
+                    "pipeline",
+                    "render()",
+                    "|diff|",
+                    "pipeline vs render (wm off)",
+                    "(wm on)",
+                    "byte-identical",
+                ],
+                rows,
+            )
+        )
         worst = max(c["delta_db"] for c in check.values())
-        ctx.target("handoff_generational_loss", "Staged pipeline vs render(): |PSNR difference| vs reference (worst rendition)", worst, 0.1, unit=" dB")
+        ctx.target(
+            "handoff_generational_loss",
+            "Staged pipeline vs render(): |PSNR difference| vs reference (worst rendition)",
+            worst,
+            0.1,
+            unit=" dB",
+        )
         # (2) + (3) timings: interleaved steps and render jobs, core and naive, 12 and 24 MP.
         split: dict[str, dict[str, list]] = {}
         for rep in range(reps):
@@ -383,10 +484,28 @@ def handoff(ctx: Context) -> None:
     for name in ("jpeg12", "jpeg24"):
         c = steps[f"{name}.core"]
         for i, n in enumerate(names):
-            rows.append([name, n, f"{c['intermediate_encode_ms'][i]:.1f}", f"{c['intermediate_decode_ms'][i]:.1f}", f"{c['intermediate_bytes'][i] / 1024:.0f}"])
+            rows.append(
+                [
+                    name,
+                    n,
+                    f"{c['intermediate_encode_ms'][i]:.1f}",
+                    f"{c['intermediate_decode_ms'][i]:.1f}",
+                    f"{c['intermediate_bytes'][i] / 1024:.0f}",
+                ]
+            )
         hand = sum(c["intermediate_encode_ms"]) + sum(c["intermediate_decode_ms"])
-        rows.append([name, "total", f"{sum(c['intermediate_encode_ms']):.1f}", f"{sum(c['intermediate_decode_ms']):.1f}", f"{sum(c['intermediate_bytes']) / 1024:.0f}"])
-        notes.append(f"  {name}: hand-off {hand:.0f} ms CPU = {hand / c['render_cpu_ms']:.2f}x the whole render() ({c['render_cpu_ms']:.0f} ms)")
+        rows.append(
+            [
+                name,
+                "total",
+                f"{sum(c['intermediate_encode_ms']):.1f}",
+                f"{sum(c['intermediate_decode_ms']):.1f}",
+                f"{sum(c['intermediate_bytes']) / 1024:.0f}",
+            ]
+        )
+        notes.append(
+            f"  {name}: hand-off {hand:.0f} ms CPU = {hand / c['render_cpu_ms']:.2f}x the whole render() ({c['render_cpu_ms']:.0f} ms)"
+        )
         ctx.headline[f"handoff.{name}.intermediate_ms"] = hand
     ctx.log("  Lossless hand-off (core.encode_intermediate / decode_intermediate), CPU ms and size, median:")
     ctx.log(table(["input", "rendition", "encode ms", "decode ms", "KiB"], rows, "llrrr"))
@@ -411,7 +530,9 @@ def handoff(ctx: Context) -> None:
                 for step, cpu in parts:
                     dur, g = _step_cost(cpu, step.memory_mb)
                     gbs += g
-                    detail.append({"step": step.name, "memory_mb": step.memory_mb, "cpu_ms": cpu, "billed_ms": dur, "gb_s": g})
+                    detail.append(
+                        {"step": step.name, "memory_mb": step.memory_mb, "cpu_ms": cpu, "billed_ms": dur, "gb_s": g}
+                    )
                 compute = gbs * LAMBDA_GBS_PRICE * 1000
                 requests = len(parts) * LAMBDA_REQUEST_PRICE * 1000
                 costs[f"{name}.{who}.{variant}"] = {"steps": detail, "gb_s_per_image": gbs, "compute_usd_per_1000": compute,
@@ -425,15 +546,45 @@ def handoff(ctx: Context) -> None:
         "metadata_assumed_ms": METADATA_ASSUMED_MS, "memory_mb": {s.name: s.memory_mb for s in (RESIZE, WATERMARK, METADATA)},
     }  # fmt: skip
     ctx.out["handoff"] = result
-    ctx.log("  Lambda arm64 cost per 1,000 images: 3 workflow invocations; step CPU ms measured here -> billed ms at the step's memory")
-    ctx.log(f"  (below {FULL_VCPU_MB} MB a function gets a fraction of a vCPU); metadata assumed {METADATA_ASSUMED_MS:.0f} ms; S3, DynamoDB,")
-    ctx.log("  Step Functions, API calls and cold starts not included.  'render split' = render() CPU split in the proportion of the")
-    ctx.log("  steps' image work (no hand-off); 'staged + hand-off' = what the two Lambdas do, intermediates included (core: raw, naive: PNG).")
-    ctx.log(table(["input", "engine", "estimate", "resize ms", "watermark ms", "GB-s/image", "compute/1k", "requests/1k", "total/1k"], cost_rows, "lllrrrrrr"))
+    ctx.log(
+        "  Lambda arm64 cost per 1,000 images: 3 workflow invocations; step CPU ms measured here -> billed ms at the step's memory"
+    )
+    ctx.log(
+        f"  (below {FULL_VCPU_MB} MB a function gets a fraction of a vCPU); metadata assumed {METADATA_ASSUMED_MS:.0f} ms; S3, DynamoDB,"
+    )
+    ctx.log(
+        "  Step Functions, API calls and cold starts not included.  'render split' = render() CPU split in the proportion of the"
+    )
+    ctx.log(
+        "  steps' image work (no hand-off); 'staged + hand-off' = what the two Lambdas do, intermediates included (core: raw, naive: PNG)."
+    )
+    ctx.log(
+        table(
+            [
+                "input",
+                "engine",
+                "estimate",
+                "resize ms",
+                "watermark ms",
+                "GB-s/image",
+                "compute/1k",
+                "requests/1k",
+                "total/1k",
+            ],
+            cost_rows,
+            "lllrrrrrr",
+        )
+    )
 
 
 # ==== cold start ==================================================================================
-COLD_SUBJECTS = ("boto3", "functions.resize.handler", "functions.watermark.handler", "functions.metadata.handler", "functions.api.handler")
+COLD_SUBJECTS = (
+    "boto3",
+    "functions.resize.handler",
+    "functions.watermark.handler",
+    "functions.metadata.handler",
+    "functions.api.handler",
+)
 # The clients each step's handler uses (runtime.store = S3, runtime.images = DynamoDB; see
 # functions/*/handler.py): a cold start creates those, not the other step's.
 COLD_CLIENTS = {
@@ -490,7 +641,9 @@ def _cold_cmd(subject: str, pin: int | None, extra: tuple[str, ...] = ()) -> lis
 
 
 def _import_breakdown(subject: str, env: dict[str, str], pin: int | None, top: int = 6) -> list[tuple[str, float]]:
-    proc = subprocess.run(_cold_cmd(subject, pin, ("-X", "importtime")), cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        _cold_cmd(subject, pin, ("-X", "importtime")), cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
     pat = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
     rows = []
     for line in proc.stderr.splitlines():
@@ -526,7 +679,16 @@ def coldstart(ctx: Context) -> None:
         result["subjects"][subject] = entry
         ctx.headline[f"coldstart.{subject}.total_ms"] = entry["total_ms"]
         label = 'import boto3; boto3.client("s3")' if subject == "boto3" else subject
-        rows.append([label, f"{entry['import_ms']:.0f}", f"{entry['clients_ms']:.0f}", f"{entry['total_ms']:.0f}", f"{entry['cpu_ms']:.0f}", f"{entry['ratio_vs_boto3']:.2f}"])
+        rows.append(
+            [
+                label,
+                f"{entry['import_ms']:.0f}",
+                f"{entry['clients_ms']:.0f}",
+                f"{entry['total_ms']:.0f}",
+                f"{entry['cpu_ms']:.0f}",
+                f"{entry['ratio_vs_boto3']:.2f}",
+            ]
+        )
     ctx.out["coldstart"] = result
     ctx.log(table(["subject", "import ms", "clients ms", "total ms (median)", "CPU ms", "x boto3+s3"], rows))
     for subject in COLD_SUBJECTS[1:]:
@@ -539,19 +701,28 @@ def coldstart(ctx: Context) -> None:
     # As a Lambda runs them: tracing on, so Powertools' Tracer loads the X-Ray recorder (and, seeing
     # LAMBDA_TASK_ROOT, builds no sampler clients, as in Lambda).  Reported
     # next to the target (which, like every import measured here, is taken with tracing off).
-    lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "imgpipe-bench", "LAMBDA_TASK_ROOT": "/var/task", "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR"}
+    lambda_env = {
+        "AWS_LAMBDA_FUNCTION_NAME": "imgpipe-bench",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
+    }
     traced = _cold_samples({**env, **lambda_env}, n, ctx.pin)
     traced_base = median([s["total_ms"] for s in traced["boto3"]])
     ratios = {subject: median([s["total_ms"] for s in traced[subject]]) / traced_base for subject in COLD_SUBJECTS[1:]}
     result["traced_ratio_vs_boto3"] = ratios
-    ctx.log("  with tracing on, as in Lambda (X-Ray recorder loaded): " + ", ".join(f"{k.split('.')[1]} {v:.2f}x" for k, v in ratios.items()))
+    ctx.log(
+        "  with tracing on, as in Lambda (X-Ray recorder loaded): "
+        + ", ".join(f"{k.split('.')[1]} {v:.2f}x" for k, v in ratios.items())
+    )
 
 
 def _cold_samples(env: dict[str, str], n: int, pin: int | None) -> dict[str, list[dict[str, float]]]:
     samples: dict[str, list[dict[str, float]]] = {s: [] for s in COLD_SUBJECTS}
     for rep in range(n):
         for subject in _rotate(COLD_SUBJECTS, rep):
-            proc = subprocess.run(_cold_cmd(subject, pin), cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+            proc = subprocess.run(
+                _cold_cmd(subject, pin), cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+            )
             if proc.returncode != 0:
                 raise RuntimeError(f"cold start of {subject} failed: {proc.stderr[-1500:]}")
             samples[subject].append(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -565,13 +736,39 @@ AVIF_QUALITY = 82
 
 def codec_settings(quick: bool) -> list[dict[str, Any]]:
     s: list[dict[str, Any]] = [
-        {"codec": "jpeg", "param": "q85 progressive+optimize", "format": "JPEG", "options": {"quality": 85, "optimize": True, "progressive": True}},
-        {"codec": "jpeg", "param": "q82 progressive+optimize", "format": "JPEG", "options": {"quality": 82, "optimize": True, "progressive": True}},
+        {
+            "codec": "jpeg",
+            "param": "q85 progressive+optimize",
+            "format": "JPEG",
+            "options": {"quality": 85, "optimize": True, "progressive": True},
+        },
+        {
+            "codec": "jpeg",
+            "param": "q82 progressive+optimize",
+            "format": "JPEG",
+            "options": {"quality": 82, "optimize": True, "progressive": True},
+        },
     ]
     for m in range(7):
-        s.append({"codec": "webp", "param": f"method={m}", "value": m, "format": "WEBP", "options": {"quality": WEBP_QUALITY, "method": m}})
+        s.append(
+            {
+                "codec": "webp",
+                "param": f"method={m}",
+                "value": m,
+                "format": "WEBP",
+                "options": {"quality": WEBP_QUALITY, "method": m},
+            }
+        )
     for sp in range(4 if not quick else 6, 11):
-        s.append({"codec": "avif", "param": f"speed={sp}", "value": sp, "format": "AVIF", "options": {"quality": AVIF_QUALITY, "speed": sp, "max_threads": 1}})
+        s.append(
+            {
+                "codec": "avif",
+                "param": f"speed={sp}",
+                "value": sp,
+                "format": "AVIF",
+                "options": {"quality": AVIF_QUALITY, "speed": sp, "max_threads": 1},
+            }
+        )
     return s
 
 
@@ -616,10 +813,33 @@ def codecs(ctx: Context) -> None:
             out_rows.append([codec, x["param"] + mark, f"{x['cpu_ms']:.0f}", f"{x['bytes'] / 1024:.1f}", f"{x['psnr']:.2f}", f"{x['ssim']:.4f}",
                              f"{x['decode_ms']:.0f}", f"{x['lambda_usd_per_million']:.2f}", f"{x['s3_usd_per_million_month']:.2f}"])  # fmt: skip
             ctx.headline[f"codecs.{codec}.{x['param']}.cpu_ms"] = x["cpu_ms"]
-    ctx.out["codecs"] = {"size": r["size"], "rows": rows, "suggested": suggestions, "quality": {"webp": WEBP_QUALITY, "avif": AVIF_QUALITY}}
+    ctx.out["codecs"] = {
+        "size": r["size"],
+        "rows": rows,
+        "suggested": suggestions,
+        "quality": {"webp": WEBP_QUALITY, "avif": AVIF_QUALITY},
+    }
     ctx.log(f"  rendition {r['size'][0]}x{r['size'][1]}; WebP quality {WEBP_QUALITY}, AVIF quality {AVIF_QUALITY}")
-    ctx.log(table(["codec", "setting", "encode CPU ms", "KiB", "PSNR dB", "SSIM(8x8)", "decode ms", "Lambda $/1M", "S3 $/1M/month"], out_rows, "llrrrrrrr"))
-    ctx.log("  Lambda $/1M = this encode on the watermark Lambda per million renditions; S3 $/1M/month = storing them (S3 Standard).")
+    ctx.log(
+        table(
+            [
+                "codec",
+                "setting",
+                "encode CPU ms",
+                "KiB",
+                "PSNR dB",
+                "SSIM(8x8)",
+                "decode ms",
+                "Lambda $/1M",
+                "S3 $/1M/month",
+            ],
+            out_rows,
+            "llrrrrrrr",
+        )
+    )
+    ctx.log(
+        "  Lambda $/1M = this encode on the watermark Lambda per million renditions; S3 $/1M/month = storing them (S3 Standard)."
+    )
     ctx.log("  suggested (the knee) = fastest setting within 5% of its codec's smallest file and <= 0.1 dB below that file's PSNR: "
             + ", ".join(f"{c} {p}" for c, p in suggestions.items()))  # fmt: skip
 
@@ -647,4 +867,8 @@ def summary(ctx: Context) -> str | None:
                 f"{max(q[r]['delta_vs_naive_db'] for r in names):+.2f}" if q else "",
                 f"{m['peak_rss_mb']:.0f}" if m else "",
             ])  # fmt: skip
-    return table(["input", "engine", "CPU ms", "x naive", "x pyvips", "PSNR L/M/S dB", "dB below naive", "peak RSS MB"], rows, "llrrrrrr")
+    return table(
+        ["input", "engine", "CPU ms", "x naive", "x pyvips", "PSNR L/M/S dB", "dB below naive", "peak RSS MB"],
+        rows,
+        "llrrrrrr",
+    )

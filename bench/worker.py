@@ -99,7 +99,13 @@ def run_job(engine: str, job: dict[str, Any], cache: dict[str, bytes]) -> dict[s
         raise ValueError(f"unknown op {op!r}")
     cpu_ms = (time.process_time() - t_cpu) * 1e3
     wall_ms = (time.perf_counter() - t_wall) * 1e3
-    return {"ok": True, "cpu_ms": cpu_ms, "wall_ms": wall_ms, "outputs": _outputs(items, job.get("save_dir"), job.get("tag", engine)), **extra}
+    return {
+        "ok": True,
+        "cpu_ms": cpu_ms,
+        "wall_ms": wall_ms,
+        "outputs": _outputs(items, job.get("save_dir"), job.get("tag", engine)),
+        **extra,
+    }
 
 
 def serve(engine: str) -> None:

@@ -1,9 +1,9 @@
 """imgpipe: run the pipeline locally, push images through it, read execution history, preview.
 
-    imgpipe serve                      the whole stack on 127.0.0.1 (API :3000, AWS :4566)
-    imgpipe process FILE… --out DIR    start a stack, upload, wait, print history, save renditions
-    imgpipe history [IMAGE_ID]         execution history from a running stack (or --stack on AWS)
-    imgpipe render FILE… --out DIR     the same image code in-process, no stack
+imgpipe serve                      the whole stack on 127.0.0.1 (API :3000, AWS :3001)
+imgpipe process FILE… --out DIR    start a stack, upload, wait, print history, save renditions
+imgpipe history [IMAGE_ID]         execution history from a running stack (or --stack on AWS)
+imgpipe render FILE… --out DIR     the same image code in-process, no stack
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def _load_settings(args: argparse.Namespace) -> config.PipelineSettings:
 
 # ---- serve ------------------------------------------------------------------------------------
 def cmd_serve(args: argparse.Namespace) -> int:
-    from imgpipe.local.stack import LocalStack
+    from imgpipe.local.pipeline import LocalPipeline
 
-    stack = LocalStack(
+    stack = LocalPipeline(
         api_port=args.port, aws_port=args.aws_port, host=args.host,
         settings=_load_settings(args), api_key=args.api_key, log_level=args.log_level, workers=args.workers,
     )  # fmt: skip
@@ -45,8 +45,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"  buckets      {stack.names.input_bucket} (uploads), {stack.names.output_bucket} (renditions)")
     print(f"  table        {stack.names.table}")
     print("try:")
-    print(f"  curl{key_header} '{stack.api_url}/upload-url?filename=photo.jpg&contentType=image/jpeg&size=$(stat -c%s photo.jpg)'")
-    print(f"  aws --endpoint-url {stack.aws_endpoint} stepfunctions list-executions --state-machine-arn {stack.names.state_machine_arn}")
+    print(
+        f"  curl{key_header} '{stack.api_url}/upload-url?filename=photo.jpg&contentType=image/jpeg&size=$(stat -c%s photo.jpg)'"
+    )
+    print(
+        f"  aws --endpoint-url {stack.aws_endpoint} stepfunctions list-executions --state-machine-arn {stack.names.state_machine_arn}"
+    )
     print("Ctrl-C to stop.", flush=True)
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -62,11 +66,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_process(args: argparse.Namespace) -> int:
     from imgpipe.client import ApiError, Client, guess_content_type
     from imgpipe.history import format_summary, local_history
-    from imgpipe.local.stack import LocalStack
+    from imgpipe.local.pipeline import LocalPipeline
 
     out = Path(args.out)
     failures = 0
-    with LocalStack(api_port=args.port, aws_port=args.aws_port, settings=_load_settings(args)) as stack:
+    with LocalPipeline(api_port=args.port, aws_port=args.aws_port, settings=_load_settings(args)) as stack:
         print(f"local stack: API {stack.api_url}, AWS endpoint {stack.aws_endpoint}")
         client = Client(stack.api_url)
         sfn = stack.client("stepfunctions")
@@ -97,7 +101,9 @@ def cmd_process(args: argparse.Namespace) -> int:
             for rendition in view["renditions"]:
                 file = target / Path(rendition["key"]).name
                 file.write_bytes(client.download(rendition["url"]))
-                print(f"    {file}  {rendition['width']}x{rendition['height']} {rendition['format']} {rendition['bytes']} bytes")
+                print(
+                    f"    {file}  {rendition['width']}x{rendition['height']} {rendition['format']} {rendition['bytes']} bytes"
+                )
     return 1 if failures else 0
 
 
@@ -117,8 +123,8 @@ def cmd_history(args: argparse.Namespace) -> int:
     else:
         import boto3
 
+        from imgpipe.local.pipeline import LOCAL_CREDENTIALS
         from imgpipe.local.provision import LocalNames
-        from imgpipe.local.stack import LOCAL_CREDENTIALS
 
         names = LocalNames()
         endpoint = args.endpoint_url or f"http://127.0.0.1:{args.aws_port}"
@@ -165,7 +171,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imgpipe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="imgpipe", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     def settings_options(p: argparse.ArgumentParser) -> None:
@@ -175,10 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the whole stack locally until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
-    serve.add_argument("--aws-port", type=int, default=4566, help="AWS endpoint port (default 4566)")
+    serve.add_argument("--aws-port", type=int, default=3001, help="AWS endpoint port (default 3001)")
     serve.add_argument("--api-key", help="require this x-api-key header, as the deployed API does")
     serve.add_argument("--log-level", default="INFO", help="the functions' log level (default INFO)")
-    serve.add_argument("--workers", type=int, help="handler worker processes (default: one per core; 0: in this process, for debuggers)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="handler worker processes (default: one per core; 0: in this process, for debuggers)",
+    )
     settings_options(serve)
     serve.set_defaults(func=cmd_serve)
 
@@ -193,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = sub.add_parser("history", help="execution history, step by step")
     history.add_argument("image_id", nargs="?")
-    history.add_argument("--aws-port", type=int, default=4566)
+    history.add_argument("--aws-port", type=int, default=3001)
     history.add_argument("--endpoint-url", help="AWS endpoint of a running local stack")
     history.add_argument("--stack", help="a deployed stack's name: read history from its CloudWatch log group")
     history.set_defaults(func=cmd_history)

@@ -41,7 +41,9 @@ class Client:
     api_key: str | None = None
     timeout: float = 30
 
-    def _call(self, method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def _call(
+        self, method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -64,7 +66,9 @@ class Client:
         return self._api("/upload-url", {"filename": filename, "contentType": content_type, "size": size})
 
     def put(self, upload: dict[str, Any], data: bytes) -> None:
-        status, body = self._call(upload.get("method", "PUT"), upload["uploadUrl"], data, dict(upload.get("headers", {})))
+        status, body = self._call(
+            upload.get("method", "PUT"), upload["uploadUrl"], data, dict(upload.get("headers", {}))
+        )
         if status not in (200, 204):
             raise ApiError(status, {"error": {"code": "UPLOAD_FAILED", "message": body.decode(errors="replace")[:500]}})
 
@@ -76,7 +80,9 @@ class Client:
         self.put(upload, data)
         return upload["imageId"]
 
-    def wait(self, image_id: str, deadline_s: float = 120, interval_s: float = 0.1, max_interval_s: float = 2.0) -> dict[str, Any]:
+    def wait(
+        self, image_id: str, deadline_s: float = 120, interval_s: float = 0.1, max_interval_s: float = 2.0
+    ) -> dict[str, Any]:
         """Poll until the image is COMPLETE or FAILED, or the deadline passes (TimeoutError).
 
         The interval grows (x1.5 up to ``max_interval_s``) so a slow image does not spend the

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -88,7 +88,7 @@ def _coerce(value: Any, shape: Any) -> Any:
 def _timestamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
-    return datetime.fromtimestamp(int(value) / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 
 def convert_record(record: Mapping[str, Any]) -> Event:
@@ -149,7 +149,9 @@ def find_log_group(stack_name: str, cfn_client: Any) -> str:
     for output in stacks[0].get("Outputs", []) if stacks else []:
         if output.get("OutputKey") == config.STATE_MACHINE_LOG_GROUP_OUTPUT:
             return output["OutputValue"]
-    raise HistoryError(f"stack {stack_name} has no {config.STATE_MACHINE_LOG_GROUP_OUTPUT} output (is it an imgpipe stack?)")
+    raise HistoryError(
+        f"stack {stack_name} has no {config.STATE_MACHINE_LOG_GROUP_OUTPUT} output (is it an imgpipe stack?)"
+    )
 
 
 def _filter_log_events(logs_client: Any, log_group: str, pattern: str | None, **window: Any) -> Iterator[Event]:
@@ -192,7 +194,7 @@ def fetch_history(
 
 
 def _started(events: list[Event]) -> datetime:
-    return events[0]["timestamp"] if events else datetime.min.replace(tzinfo=timezone.utc)
+    return events[0]["timestamp"] if events else datetime.min.replace(tzinfo=UTC)
 
 
 def load(

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 PROJECT = "imgpipe"
 UPLOAD_PREFIX = "uploads/"
@@ -150,7 +151,7 @@ class PipelineSettings:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> "PipelineSettings":
+    def from_mapping(cls, data: Mapping[str, Any]) -> PipelineSettings:
         data = dict(data)
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
@@ -167,17 +168,16 @@ class PipelineSettings:
             raise SettingsError(str(exc)) from None
 
     @classmethod
-    def from_json(cls, text: str) -> "PipelineSettings":
+    def from_json(cls, text: str) -> PipelineSettings:
         try:
             return cls.from_mapping(json.loads(text))
         except json.JSONDecodeError as exc:
             raise SettingsError(f"settings are not valid JSON: {exc}") from None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "PipelineSettings":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> PipelineSettings:
         text = environ.get(ENV_SETTINGS)
         return cls.from_json(text) if text else cls()
-
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ class Resources:
     table: str
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Resources":
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Resources:
         missing = [n for n in (ENV_INPUT_BUCKET, ENV_OUTPUT_BUCKET, ENV_TABLE) if not environ.get(n)]
         if missing:
             raise SettingsError(f"missing environment variables: {', '.join(missing)}")

@@ -8,6 +8,7 @@ definition, not bad user input; it surfaces as a KeyError in the FAILED record.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
 
@@ -67,3 +68,8 @@ class MetadataInput(TypedDict):
 
 class MetadataOutput(TypedDict):
     status: str  # COMPLETE, or SUPERSEDED when a newer upload owns the record
+
+
+def utc_now(at: datetime | None = None) -> str:
+    """The records' timestamp format (UTC, whole seconds), of ``at`` or of now."""
+    return (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -21,28 +21,28 @@ class PermanentError(Exception):
         return type(self).__name__
 
 
-# noqa: N801 -- the class names are the public error codes (see module docstring).
-class NOT_AN_IMAGE(PermanentError):  # noqa: N801
+
+class NOT_AN_IMAGE(PermanentError):
     """The bytes are not an image of any kind we can recognise."""
 
 
-class UNSUPPORTED_FORMAT(PermanentError):  # noqa: N801
+class UNSUPPORTED_FORMAT(PermanentError):
     """A recognisable format that is not on the allow-list (SVG, PDF, PSD, …)."""
 
 
-class CORRUPT_IMAGE(PermanentError):  # noqa: N801
+class CORRUPT_IMAGE(PermanentError):
     """An allowed format whose data cannot be decoded (truncated, malformed)."""
 
 
-class IMAGE_TOO_LARGE(PermanentError):  # noqa: N801
+class IMAGE_TOO_LARGE(PermanentError):
     """Over the byte, pixel, edge or frame limit; refused before decoding."""
 
 
-class SOURCE_MISSING(PermanentError):  # noqa: N801
+class SOURCE_MISSING(PermanentError):
     """The uploaded object is gone (deleted or never written) by the time the step ran."""
 
 
-class INVALID_UPLOAD_KEY(PermanentError):  # noqa: N801
+class INVALID_UPLOAD_KEY(PermanentError):
     """The object's key is not one the API issues (uploads/<32 hex id>/<name>)."""
 
 

@@ -8,9 +8,10 @@ state machine's CloudWatch log group (imgpipe.cloudwatch_history).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from imgpipe.errors import message_from_cause
 

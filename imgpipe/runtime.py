@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from imgpipe.aws import DynamoImages, S3Store
+from imgpipe.adapters import DynamoImages, S3Store
 from imgpipe.config import PipelineSettings, Resources
 
 

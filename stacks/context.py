@@ -89,7 +89,7 @@ class DeployOptions:
         return self.removal == "destroy"
 
     @classmethod
-    def from_context(cls, node: Node) -> "DeployOptions":
+    def from_context(cls, node: Node) -> DeployOptions:
         return cls.from_values(
             node.try_get_context(SETTINGS_KEY),
             node.try_get_context(LOG_RETENTION_KEY),
@@ -98,7 +98,7 @@ class DeployOptions:
         )
 
     @classmethod
-    def from_values(cls, settings: Any, retention: Any, removal: Any, powertools: Any) -> "DeployOptions":
+    def from_values(cls, settings: Any, retention: Any, removal: Any, powertools: Any) -> DeployOptions:
         if isinstance(settings, str):  # `cdk -c imgpipe:settings='{...}'` passes a string
             try:
                 settings = json.loads(settings)

@@ -43,7 +43,7 @@ PIP_CACHE = REPO_ROOT / "build" / "pip-cache"
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 
 # Always shipped (the Lambda-side core and the whole image package), whatever the import scan finds.
-LAYER_FILES = ("__init__.py", "config.py", "errors.py", "aws.py", "runtime.py", "observability.py")
+LAYER_FILES = ("__init__.py", "config.py", "errors.py", "adapters.py", "runtime.py", "observability.py")
 LAYER_PACKAGES = ("image",)
 # Never shipped: the local runtime and the command line.
 EXCLUDED = ("local/", "cli.py")
@@ -128,7 +128,9 @@ def package_files() -> list[Path]:
     functions import (``imported_files``) plus LAYER_FILES and LAYER_PACKAGES, minus EXCLUDED."""
     files = set(imported_files()) | {Path(name) for name in LAYER_FILES}
     for package in LAYER_PACKAGES:
-        files |= {p.relative_to(PACKAGE_DIR) for p in (PACKAGE_DIR / package).rglob("*.py") if "__pycache__" not in p.parts}
+        files |= {
+            p.relative_to(PACKAGE_DIR) for p in (PACKAGE_DIR / package).rglob("*.py") if "__pycache__" not in p.parts
+        }
     excluded = [f for f in files if any(f.as_posix().startswith(e) for e in EXCLUDED)]
     if excluded:
         raise RuntimeError(f"functions import modules that must not ship to Lambda: {sorted(map(str, excluded))}")

@@ -43,7 +43,13 @@ CACHE_TAG = "cpython-" + LAMBDA_PYTHON_VERSION.replace(".", "")  # the runtime i
 def _cache_tag_of(python: str) -> str | None:
     """The bytecode an interpreter writes (``cpython-312``): CPython and the version, not PyPy 3.12."""
     try:
-        result = subprocess.run([python, "-c", "import sys; print(sys.implementation.cache_tag)"], capture_output=True, text=True, timeout=30, check=False)
+        result = subprocess.run(
+            [python, "-c", "import sys; print(sys.implementation.cache_tag)"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
@@ -54,7 +60,9 @@ def lambda_python() -> str | None:
     """An interpreter of the Lambda runtime's Python version, or None."""
     candidates = [os.environ.get(LAMBDA_PYTHON_ENV), shutil.which(f"python{LAMBDA_PYTHON_VERSION}")]
     pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
-    candidates += sorted(glob.glob(f"{pyenv_root}/versions/{LAMBDA_PYTHON_VERSION}.*/bin/python{LAMBDA_PYTHON_VERSION}"), reverse=True)
+    candidates += sorted(
+        glob.glob(f"{pyenv_root}/versions/{LAMBDA_PYTHON_VERSION}.*/bin/python{LAMBDA_PYTHON_VERSION}"), reverse=True
+    )
     if sys.implementation.cache_tag == CACHE_TAG:
         candidates.append(sys.executable)
     for candidate in candidates:
@@ -88,7 +96,10 @@ def compile_bytecode(tree: Path, runtime_root: str) -> bool:
         check=False,
     )  # fmt: skip
     if result.returncode != 0:
-        print(f"WARNING: some modules under {tree} did not compile for Python {LAMBDA_PYTHON_VERSION} (listed above)", file=sys.stderr)
+        print(
+            f"WARNING: some modules under {tree} did not compile for Python {LAMBDA_PYTHON_VERSION} (listed above)",
+            file=sys.stderr,
+        )
     return True
 
 

@@ -22,7 +22,9 @@ DEFAULT_STACK_NAME = "Imgpipe"
 
 class PipelineStack(Stack):
     def __init__(self, scope: Construct, construct_id: str = DEFAULT_STACK_NAME, **kwargs: Any) -> None:
-        kwargs.setdefault("description", "imgpipe: S3 -> EventBridge -> Express Step Functions -> Lambda image pipeline")
+        kwargs.setdefault(
+            "description", "imgpipe: S3 -> EventBridge -> Express Step Functions -> Lambda image pipeline"
+        )
         super().__init__(scope, construct_id, **kwargs)
         self.options = options = DeployOptions.from_context(self.node)
 

@@ -31,7 +31,9 @@ class Storage(Construct):
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
-            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(options.log_retention_days))],
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(options.log_retention_days))
+            ],
             **common,
         )
 
@@ -52,7 +54,10 @@ class Storage(Construct):
                 )
             ],
             lifecycle_rules=[
-                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS)),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS),
+                ),
             ],
             **common,
         )
@@ -80,7 +85,10 @@ class Storage(Construct):
                 )
             ],
             lifecycle_rules=[
-                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS)),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS),
+                ),
                 s3.LifecycleRule(id="expire-work", prefix=WORK_PREFIX, expiration=Duration.days(WORK_EXPIRY_DAYS)),
             ],
             **common,

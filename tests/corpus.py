@@ -210,7 +210,12 @@ def gradient_pixels(width: int, height: int, channels: int, depth: int = 8) -> l
             r = x * top // max(1, width - 1)
             g = y * top // max(1, height - 1)
             b = (x + y) * top // max(1, width + height - 2)
-            px = {1: (r,), 2: (r, top * ((x // 4 + y // 4) % 2)), 3: (r, g, b), 4: (r, g, b, top if x < width // 2 else top // 4)}[channels]
+            px = {
+                1: (r,),
+                2: (r, top * ((x // 4 + y // 4) % 2)),
+                3: (r, g, b),
+                4: (r, g, b, top if x < width // 2 else top // 4),
+            }[channels]
             row.append(px)
         rows.append(row)
     return rows
@@ -430,7 +435,12 @@ SECRETS = {
 SECRET_MARKERS = (b"SECRET-", b"Exif\x00\x00", b"http://ns.adobe.com", b"Photoshop 3.0", b"<script")
 
 
-def private_exif(orientation: int | None = None, copyright_: str | None = SECRETS["copyright"], make="ExampleCam", model="EC-1 Mark II") -> bytes:
+def private_exif(
+    orientation: int | None = None,
+    copyright_: str | None = SECRETS["copyright"],
+    make="ExampleCam",
+    model="EC-1 Mark II",
+) -> bytes:
     exif = Image.Exif()
     exif[0x010F] = make
     exif[0x0110] = model
@@ -521,7 +531,12 @@ def gif_frames(count: int, size: int = 1) -> bytes:
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG whose IHDR claims ``width`` x ``height`` but whose IDAT holds almost nothing."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def png_pixel_bomb(width: int = 8000, height: int = 8000) -> bytes:
@@ -579,7 +594,13 @@ def webp_with_canvas(width: int, height: int) -> bytes:
     (libwebp accepts frames smaller than the canvas; the canvas is what a decoder allocates)."""
     tiny = save(Image.new("RGB", (1, 1), (10, 20, 30)), "WEBP", lossless=True)
     frame_data = tiny[12:]  # the VP8L chunk
-    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x02\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    vp8x = (
+        b"VP8X"
+        + struct.pack("<I", 10)
+        + b"\x02\x00\x00\x00"
+        + (width - 1).to_bytes(3, "little")
+        + (height - 1).to_bytes(3, "little")
+    )
     anim = b"ANIM" + struct.pack("<I", 6) + b"\x00\x00\x00\x00" + b"\x00\x00"
     anmf_body = b"\x00" * 6 + (0).to_bytes(3, "little") * 2 + (100).to_bytes(3, "little") + b"\x00" + frame_data
     anmf = b"ANMF" + struct.pack("<I", len(anmf_body)) + anmf_body + (b"\x00" if len(anmf_body) % 2 else b"")
@@ -692,7 +713,11 @@ def _refused_files() -> tuple[tuple[str, bytes, str], ...]:
         ("truncated.heic", truncated(heic_bytes()), "CORRUPT_IMAGE"),
         ("header-only.jpg", jpeg[:200], "CORRUPT_IMAGE"),
         ("gif-js-polyglot.gif", b"GIF89a/*" + b"\x00" * 10 + b"*/=alert(document.domain)//;", "CORRUPT_IMAGE"),
-        ("jpeg-html-polyglot.jpg", b"\xff\xd8\xff\xfe\x00\x30<html><script>alert(1)</script></html>   " + _HTML, "CORRUPT_IMAGE"),
+        (
+            "jpeg-html-polyglot.jpg",
+            b"\xff\xd8\xff\xfe\x00\x30<html><script>alert(1)</script></html>   " + _HTML,
+            "CORRUPT_IMAGE",
+        ),
         ("zero-size.png", png_header_only(0, 10), "CORRUPT_IMAGE"),
         # over the limits, refused from the header
         ("huge-header.png", png_header_only(100_000, 100_000), "IMAGE_TOO_LARGE"),

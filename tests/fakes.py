@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imgpipe.aws import StaleExecution
+from imgpipe.adapters import StaleExecution
 from imgpipe.errors import IMAGE_TOO_LARGE, SOURCE_MISSING
 
 
@@ -17,7 +17,7 @@ class StoredObject:
 
 
 class FakeStore:
-    """An ``imgpipe.aws.ObjectStore`` in memory, with S3Store's error semantics."""
+    """An ``imgpipe.adapters.ObjectStore`` in memory, with S3Store's error semantics."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], StoredObject] = {}
@@ -44,7 +44,7 @@ class FakeStore:
 
 
 class FakeImages:
-    """An ``imgpipe.aws.ImageRepository`` in memory, with DynamoImages' conditions."""
+    """An ``imgpipe.adapters.ImageRepository`` in memory, with DynamoImages' conditions."""
 
     def __init__(self, records: dict[str, dict[str, Any]] | None = None) -> None:
         self.records: dict[str, dict[str, Any]] = records or {}

@@ -6,10 +6,10 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from imgpipe.aws import ImageRepository, utc_now
+from imgpipe.adapters import ImageRepository
 from imgpipe.config import (
     AWAITING_UPLOAD,
     COMPLETE,
@@ -20,6 +20,7 @@ from imgpipe.config import (
     UPLOAD_PREFIX,
     PipelineSettings,
 )
+from imgpipe.contracts import utc_now
 from imgpipe.errors import message_from_cause
 
 MAX_FILENAME = 200
@@ -76,7 +77,9 @@ def issue_upload_url(api: Api, filename: str | None, content_type: str | None, s
         raise BadRequest("INVALID_SIZE", "size (the upload's length in bytes) is required")
     length = int(size)
     if not 0 < length <= max_bytes:
-        raise BadRequest("IMAGE_TOO_LARGE" if length else "INVALID_SIZE", f"size must be between 1 and {max_bytes} bytes")
+        raise BadRequest(
+            "IMAGE_TOO_LARGE" if length else "INVALID_SIZE", f"size must be between 1 and {max_bytes} bytes"
+        )
     image_id = uuid.uuid4().hex
     key = f"{UPLOAD_PREFIX}{image_id}/{safe_name}"
     expires_in = api.settings.upload_url_ttl
@@ -123,7 +126,7 @@ def image_status(api: Api, image_id: str, now: datetime | None = None) -> dict[s
     record = api.images.get(image_id)
     if record is None:
         return None
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if _stuck(record, now):
         error = {"code": "PROCESSING_TIMEOUT", "cause": STUCK_MESSAGE}
         stamp = utc_now(now)
@@ -146,7 +149,8 @@ def image_status(api: Api, image_id: str, now: datetime | None = None) -> dict[s
         ttl = api.settings.download_url_ttl
         view["completedAt"] = record.get("completedAt")
         view["renditions"] = [
-            {**r, "url": api.presigner.presign_get(api.output_bucket, r["key"], ttl)} for r in record.get("renditions", [])
+            {**r, "url": api.presigner.presign_get(api.output_bucket, r["key"], ttl)}
+            for r in record.get("renditions", [])
         ]
     if status == FAILED:
         view["failedAt"] = record.get("failedAt")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from imgpipe.aws import ImageRepository, StaleExecution, utc_now
+from imgpipe.adapters import ImageRepository, StaleExecution
 from imgpipe.config import COMPLETE
-from imgpipe.contracts import MetadataInput, MetadataOutput
+from imgpipe.contracts import MetadataInput, MetadataOutput, utc_now
 
 
 def record_image(event: MetadataInput, images: ImageRepository, now: str | None = None) -> MetadataOutput:

@@ -13,5 +13,7 @@ from .logic import resize_image
 def handler(event: ResizeInput, context: LambdaContext, runtime: Runtime | None = None) -> ResizeOutput:
     runtime = runtime or default_runtime()
     result = resize_image(event, runtime.store, runtime.settings, runtime.resources.output_bucket)
-    metrics.add_metric(name="OriginalPixels", unit="Count", value=result["original"]["width"] * result["original"]["height"])
+    metrics.add_metric(
+        name="OriginalPixels", unit="Count", value=result["original"]["width"] * result["original"]["height"]
+    )
     return result

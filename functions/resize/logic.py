@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from imgpipe.aws import ObjectStore
+from imgpipe.adapters import ObjectStore
 from imgpipe.config import UPLOAD_PREFIX, WORK_PREFIX, PipelineSettings
 from imgpipe.contracts import ResizeInput, ResizeOutput
 from imgpipe.errors import INVALID_UPLOAD_KEY
@@ -23,7 +23,9 @@ def intermediate_key(image_id: str) -> str:
     return f"{WORK_PREFIX}{image_id}/renditions.{core.INTERMEDIATE_EXTENSION}"
 
 
-def resize_image(event: ResizeInput, store: ObjectStore, settings: PipelineSettings, output_bucket: str) -> ResizeOutput:
+def resize_image(
+    event: ResizeInput, store: ObjectStore, settings: PipelineSettings, output_bucket: str
+) -> ResizeOutput:
     image_id = event["imageId"]
     source = event["source"]
     # The id becomes part of every output key: only keys the API issues are processed.
@@ -44,6 +46,15 @@ def resize_image(event: ResizeInput, store: ObjectStore, settings: PipelineSetti
             placed[id(image)] = (offset, len(parts[-1]))
             offset += len(parts[-1])
         start, length = placed[id(image)]
-        intermediates.append({"name": rendition.name, "key": key, "offset": start, "length": length, "width": image.width, "height": image.height})
+        intermediates.append(
+            {
+                "name": rendition.name,
+                "key": key,
+                "offset": start,
+                "length": length,
+                "width": image.width,
+                "height": image.height,
+            }
+        )
     store.put(output_bucket, key, b"".join(parts), core.INTERMEDIATE_CONTENT_TYPE)
     return {"original": {"key": source["key"], **info.to_dict()}, "intermediates": intermediates}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from imgpipe.aws import ObjectStore
+from imgpipe.adapters import ObjectStore
 from imgpipe.config import RENDITION_PREFIX, PipelineSettings, SettingsError
 from imgpipe.contracts import WatermarkInput, WatermarkOutput
 from imgpipe.image import core, watermark
@@ -38,7 +38,9 @@ def load_logo(store: ObjectStore, settings: PipelineSettings, bucket: str) -> An
     try:
         logo = Image.open(io.BytesIO(data), formats=["PNG"])
         if max(logo.size) > MAX_LOGO_EDGE:
-            raise SettingsError(f"watermark logo {key} is {logo.width}x{logo.height}; at most {MAX_LOGO_EDGE} px a side")
+            raise SettingsError(
+                f"watermark logo {key} is {logo.width}x{logo.height}; at most {MAX_LOGO_EDGE} px a side"
+            )
         logo.load()
     except SettingsError:
         raise
@@ -68,7 +70,9 @@ def watermark_renditions(
         start = item.get("offset", 0)
         image = core.decode_intermediate(whole[start : start + item.get("length", len(whole) - start)])
         if image.size != (item["width"], item["height"]):  # an intact part, but not this rendition's
-            raise core.CORRUPT_IMAGE(f"intermediate of {item['name']} is {image.width}x{image.height}, not {item['width']}x{item['height']}")
+            raise core.CORRUPT_IMAGE(
+                f"intermediate of {item['name']} is {image.width}x{image.height}, not {item['width']}x{item['height']}"
+            )
         marked = watermark.apply(image, settings.watermark, logo)
         encoded = core.encode(marked, rendition, settings)
         key = rendition_key(image_id, rendition.name, encoded.extension)

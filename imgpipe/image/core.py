@@ -34,7 +34,7 @@ from PIL import Image
 
 from imgpipe.config import Limits, PipelineSettings, Rendition
 from imgpipe.errors import CORRUPT_IMAGE, IMAGE_TOO_LARGE, UNSUPPORTED_FORMAT, PermanentError
-from imgpipe.image import color, metadata
+from imgpipe.image import color, exif
 from imgpipe.image.probe import probe
 from imgpipe.image.sniff import ACCEPTED_HINT, MIME_TYPES, sniff
 
@@ -183,7 +183,9 @@ def check_size(width: int, height: int, limits: Limits, fmt: str) -> None:
     if width <= 0 or height <= 0:
         raise CORRUPT_IMAGE(f"The {_label(fmt)} file is damaged (it claims a {width}x{height} image)")
     if max(width, height) > limits.max_edge:
-        raise IMAGE_TOO_LARGE(f"The image is {width}x{height} pixels; the longest side may be at most {limits.max_edge}")
+        raise IMAGE_TOO_LARGE(
+            f"The image is {width}x{height} pixels; the longest side may be at most {limits.max_edge}"
+        )
     if width * height > limits.max_pixels:
         raise IMAGE_TOO_LARGE(
             f"The image is {width}x{height} pixels ({_megapixels(width * height)}); the limit is {_megapixels(limits.max_pixels)}"
@@ -290,9 +292,9 @@ def decode(source: Source, largest_edge: int, limits: Limits, *, orient: bool = 
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns about every malformed EXIF entry: not log-worthy
-        orientation = metadata.orientation(im)
-        camera = metadata.camera_facts(im)
-        copyright_line = metadata.copyright_line(im)
+        orientation = exif.orientation(im)
+        camera = exif.camera_facts(im)
+        copyright_line = exif.copyright_line(im)
     if source.format == "HEIF":
         # libheif has already applied the container's rotation/mirroring; pillow-heif resets the
         # EXIF tag to 1 and keeps the original value for reference.
@@ -366,7 +368,12 @@ def resize_all(
     stored orientation and only they are turned, not the full frame.  Renditions that need no
     resampling are the frame itself (or its transposition).  ``frame.info`` is copied to each.
     """
-    swap = transpose in (Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE, Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270)
+    swap = transpose in (
+        Image.Transpose.TRANSPOSE,
+        Image.Transpose.TRANSVERSE,
+        Image.Transpose.ROTATE_90,
+        Image.Transpose.ROTATE_270,
+    )
     upright = (frame.height, frame.width) if swap else frame.size
     work: Image.Image | None = None  # the frame as resampled: RGBA premultiplied (as Image.resize
     # does), converted once for the whole cascade and only if some rendition needs resampling
@@ -432,7 +439,7 @@ _HEADER = struct.Struct(">4sBBIIH")
 _BANDS_TO_MODE = {3: "RGB", 4: "RGBA"}
 _MODE_TO_BANDS = {mode: bands for bands, mode in _BANDS_TO_MODE.items()}
 MAX_INTERMEDIATE_EDGE = 8192  # config.Rendition.long_edge's upper bound; renditions never upscale
-MAX_COPYRIGHT_BYTES = 1024  # metadata.copyright_line caps the line at 200 characters
+MAX_COPYRIGHT_BYTES = 1024  # exif.copyright_line caps the line at 200 characters
 
 
 def encode_intermediate(im: Image.Image) -> bytes:
@@ -459,7 +466,10 @@ def decode_intermediate(data: bytes | memoryview) -> Image.Image:
     mode = _BANDS_TO_MODE.get(bands)
     if mode is None:
         raise _bad_intermediate(f"{bands} bands")
-    if not (1 <= width <= MAX_INTERMEDIATE_EDGE and 1 <= height <= MAX_INTERMEDIATE_EDGE) or text_len > MAX_COPYRIGHT_BYTES:
+    if (
+        not (1 <= width <= MAX_INTERMEDIATE_EDGE and 1 <= height <= MAX_INTERMEDIATE_EDGE)
+        or text_len > MAX_COPYRIGHT_BYTES
+    ):
         raise _bad_intermediate(f"{width}x{height}, copyright {text_len} bytes")
     start = _HEADER.size + text_len
     if len(data) != start + width * height * bands:
@@ -477,7 +487,9 @@ def decode_intermediate(data: bytes | memoryview) -> Image.Image:
 
 def _bad_intermediate(detail: str) -> CORRUPT_IMAGE:
     log.warning("bad intermediate: %s", detail)
-    return CORRUPT_IMAGE("The resized image handed to the watermark step is damaged; re-uploading the image should fix it")
+    return CORRUPT_IMAGE(
+        "The resized image handed to the watermark step is damaged; re-uploading the image should fix it"
+    )
 
 
 def _without_info(im: Image.Image) -> Image.Image:
@@ -535,7 +547,7 @@ def encode(im: Image.Image, rendition: Rendition, settings: PipelineSettings) ->
     elif fmt == "png":
         options = {"compress_level": PNG_COMPRESS_LEVEL}
     if copyright_line:
-        options["exif"] = metadata.copyright_exif(copyright_line)
+        options["exif"] = exif.copyright_exif(copyright_line)
     buf = io.BytesIO()
     # Renditions carry no metadata (privacy by default): ``info`` is emptied because the PNG, JPEG
     # and AVIF encoders would otherwise copy an ICC profile, a comment or XMP from it.

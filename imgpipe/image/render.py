@@ -13,7 +13,12 @@ from imgpipe.image import core, watermark
 from imgpipe.image.core import Encoded, SourceInfo
 
 
-def render(data: bytes, settings: PipelineSettings, logo: Image.Image | None = None) -> tuple[SourceInfo, list[Encoded]]:
+def render(
+    data: bytes, settings: PipelineSettings, logo: Image.Image | None = None
+) -> tuple[SourceInfo, list[Encoded]]:
     info, resized = core.resize(data, settings)
-    encoded = [core.encode(watermark.apply(image, settings.watermark, logo), rendition, settings) for rendition, image in resized]
+    encoded = [
+        core.encode(watermark.apply(image, settings.watermark, logo), rendition, settings)
+        for rendition, image in resized
+    ]
     return info, encoded

@@ -129,7 +129,11 @@ def sniff(data: bytes) -> str:
         if head[8:10] == b"CR":
             raise UNSUPPORTED_FORMAT(f"Camera RAW files are not supported; {ACCEPTED_HINT}")
         return "TIFF"
-    if head[:2] == b"BM" and len(head) >= 26 and int.from_bytes(head[14:18], "little") in (12, 16, 40, 52, 56, 64, 108, 124):
+    if (
+        head[:2] == b"BM"
+        and len(head) >= 26
+        and int.from_bytes(head[14:18], "little") in (12, 16, 40, 52, 56, 64, 108, 124)
+    ):
         return "BMP"
     if head[4:8] == b"ftyp":
         return _iso_media_format(data)

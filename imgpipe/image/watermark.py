@@ -120,7 +120,9 @@ def _fitted(settings: Watermark, logo: Image.Image | None, px: int, room: tuple[
         stamp = build_stamp(settings.text, logo, smaller, settings.opacity) or stamp
     if stamp.width > room_w or stamp.height > room_h:
         scale = min(room_w / stamp.width, room_h / stamp.height)
-        stamp = stamp.resize((max(1, int(stamp.width * scale)), max(1, int(stamp.height * scale))), Image.Resampling.LANCZOS)
+        stamp = stamp.resize(
+            (max(1, int(stamp.width * scale)), max(1, int(stamp.height * scale))), Image.Resampling.LANCZOS
+        )
     return stamp
 
 

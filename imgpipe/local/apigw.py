@@ -10,12 +10,20 @@ import base64
 import json
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
-from imgpipe.config import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_ALLOW_ORIGIN, API_CORS_MAX_AGE_S, API_ROUTES, Route
+from imgpipe.config import (
+    API_CORS_ALLOW_HEADERS,
+    API_CORS_ALLOW_METHODS,
+    API_CORS_ALLOW_ORIGIN,
+    API_CORS_MAX_AGE_S,
+    API_ROUTES,
+    Route,
+)
 from imgpipe.local.lambdas import LambdaService
 
 STAGE = "local"
@@ -85,8 +93,15 @@ def _missing_parameters(route: Route, request: Request) -> Response | None:
     missing = [name for name in route.required_query if name not in request.args]
     if not missing:
         return None
-    body = {"error": {"code": "INVALID_REQUEST", "message": f"Missing required request parameters: [{', '.join(missing)}]"}}
-    return Response(json.dumps(body), status=400, content_type="application/json", headers={"Access-Control-Allow-Origin": API_CORS_ALLOW_ORIGIN})
+    body = {
+        "error": {"code": "INVALID_REQUEST", "message": f"Missing required request parameters: [{', '.join(missing)}]"}
+    }
+    return Response(
+        json.dumps(body),
+        status=400,
+        content_type="application/json",
+        headers={"Access-Control-Allow-Origin": API_CORS_ALLOW_ORIGIN},
+    )
 
 
 def api_gateway_app(lambdas: LambdaService, function_name: str, api_key: str | None = None) -> Callable[..., Any]:

@@ -17,9 +17,10 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import unquote
 
 from imgpipe.config import Step
@@ -42,7 +43,7 @@ def function_name_from(path_name: str) -> str:
 
 
 @dataclass
-class LambdaContext:
+class LocalLambdaContext:
     """The attributes of the Lambda context object that handlers and Powertools read."""
 
     function_name: str
@@ -91,7 +92,7 @@ class InvokeResult:
         return json.dumps(self.payload, default=str).encode()
 
 
-def call_handler(handler: Handler, event: Any, context: LambdaContext) -> InvokeResult:
+def call_handler(handler: Handler, event: Any, context: LocalLambdaContext) -> InvokeResult:
     try:
         return InvokeResult(handler(event, context))
     except Exception as exc:  # reported to the caller as the Lambda service would
@@ -108,7 +109,11 @@ def call_handler(handler: Handler, event: Any, context: LambdaContext) -> Invoke
 
 def timed_out(timeout_s: float, request_id: str) -> InvokeResult:
     return InvokeResult(
-        {"errorMessage": f"Task timed out after {timeout_s:.2f} seconds", "errorType": "Sandbox.Timedout", "requestId": request_id},
+        {
+            "errorMessage": f"Task timed out after {timeout_s:.2f} seconds",
+            "errorType": "Sandbox.Timedout",
+            "requestId": request_id,
+        },
         error_type="Unhandled",
     )
 
@@ -158,7 +163,7 @@ class LambdaService:
         if override is None and self._pool is not None:
             return self._pool.invoke(function.step, function.name, function.arn, event)
         handler = override or function.resolve()
-        context = LambdaContext(function.name, function.step.memory_mb, timeout, function.arn)
+        context = LocalLambdaContext(function.name, function.step.memory_mb, timeout, function.arn)
         outcome: dict[str, InvokeResult] = {}
 
         def run() -> None:
@@ -185,7 +190,10 @@ class LambdaService:
                 event = json.loads(raw) if raw else {}
             except json.JSONDecodeError:
                 body = json.dumps({"Type": "User", "message": "Could not parse request body into json"}).encode()
-                start_response("400 Bad Request", [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InvalidRequestContentException")])
+                start_response(
+                    "400 Bad Request",
+                    [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InvalidRequestContentException")],
+                )
                 return [body]
             invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
             if invocation_type == "Event":

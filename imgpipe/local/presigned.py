@@ -9,7 +9,8 @@ credentials, and answers as S3 does when it does not match or has expired.
 from __future__ import annotations
 
 import datetime
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
 from botocore.auth import S3SigV4QueryAuth
@@ -33,12 +34,14 @@ def check(environ: dict[str, Any], secret_key: str, now: datetime.datetime | Non
         return None
     try:
         access_key, date, region, service, _ = params["X-Amz-Credential"].split("/")
-        signed_at = datetime.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+        signed_at = datetime.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=datetime.UTC
+        )
         expires = int(params["X-Amz-Expires"])
         signed_headers = params["X-Amz-SignedHeaders"].split(";")
     except (KeyError, ValueError):
         return "AuthorizationQueryParametersError", "the presigned URL's X-Amz parameters are malformed"
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     if now > signed_at + datetime.timedelta(seconds=expires):
         return "AccessDenied", "Request has expired"
 
@@ -53,7 +56,9 @@ def check(environ: dict[str, Any], secret_key: str, now: datetime.datetime | Non
     url = f"http://{environ.get('HTTP_HOST', '')}{quote(environ.get('PATH_INFO', ''))}?{unsigned_query}"
     request = AWSRequest(method=environ["REQUEST_METHOD"], url=url, headers=headers)
     request.context["timestamp"] = params["X-Amz-Date"]
-    signer = S3SigV4QueryAuth(Credentials(access_key, secret_key, params.get("X-Amz-Security-Token")), service, region, expires=expires)
+    signer = S3SigV4QueryAuth(
+        Credentials(access_key, secret_key, params.get("X-Amz-Security-Token")), service, region, expires=expires
+    )
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     if expected != params["X-Amz-Signature"]:

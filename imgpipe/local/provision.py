@@ -57,16 +57,29 @@ def provision(session: Any, names: LocalNames) -> str:
         s3.create_bucket(Bucket=bucket)
         s3.put_public_access_block(
             Bucket=bucket,
-            PublicAccessBlockConfiguration={k: True for k in ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")},
+            PublicAccessBlockConfiguration=dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True),
         )
     # Browsers PUT to presigned URLs and GET renditions directly, as they would on AWS.
     s3.put_bucket_cors(
         Bucket=names.input_bucket,
-        CORSConfiguration={"CORSRules": [{"AllowedMethods": ["PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}]},
+        CORSConfiguration={
+            "CORSRules": [
+                {"AllowedMethods": ["PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}
+            ]
+        },
     )
     s3.put_bucket_cors(
         Bucket=names.output_bucket,
-        CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET", "HEAD"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}]},
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedMethods": ["GET", "HEAD"],
+                    "AllowedOrigins": ["*"],
+                    "AllowedHeaders": ["*"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
+        },
     )
     s3.put_bucket_notification_configuration(
         Bucket=names.input_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
@@ -79,7 +92,9 @@ def provision(session: Any, names: LocalNames) -> str:
         KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    dynamodb.update_time_to_live(TableName=names.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+    dynamodb.update_time_to_live(
+        TableName=names.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}
+    )
 
     # moto's EventBridge cannot target Step Functions: the rule delivers to a queue and the bridge
     # (imgpipe.local.bridge) starts one execution per message, with the event as its input.
@@ -88,7 +103,10 @@ def provision(session: Any, names: LocalNames) -> str:
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
         QueueName=names.queue,
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}), "VisibilityTimeout": "30"},
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
+            "VisibilityTimeout": "30",
+        },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 

@@ -20,9 +20,8 @@ import warnings
 from typing import IO, Any
 
 from imgpipe.config import STEPS, Step
-from imgpipe.local.lambdas import InvokeResult, LambdaContext, call_handler, timed_out
+from imgpipe.local.lambdas import InvokeResult, LocalLambdaContext, call_handler, timed_out
 from imgpipe.local.provision import ROOT
-
 
 WARM_UP_TIMEOUT_S = 60
 
@@ -101,7 +100,10 @@ class WorkerPool:
         self._add()
         if died:
             return InvokeResult(
-                {"errorMessage": f"worker exited with code {worker.process.returncode}", "errorType": "Runtime.ExitError"},
+                {
+                    "errorMessage": f"worker exited with code {worker.process.returncode}",
+                    "errorType": "Runtime.ExitError",
+                },
                 "Unhandled",
             )
         return timed_out(step.timeout_s, "")
@@ -135,9 +137,11 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
         step = steps[request["step"]]
         if step.name not in handlers:  # imported on first use: this worker's cold start
             handlers[step.name] = importlib.import_module(step.local_module).handler
-        context = LambdaContext(request["name"], step.memory_mb, step.timeout_s, request["arn"])
+        context = LocalLambdaContext(request["name"], step.memory_mb, step.timeout_s, request["arn"])
         result = call_handler(handlers[step.name], request["event"], context)
-        replies.write(json.dumps({"payload": result.payload, "error_type": result.error_type}, default=str).encode() + b"\n")
+        replies.write(
+            json.dumps({"payload": result.payload, "error_type": result.error_type}, default=str).encode() + b"\n"
+        )
         replies.flush()
 
 

@@ -22,7 +22,9 @@ def patch_colours(image: Image.Image) -> list[tuple[int, ...]]:
 
 def press_reference() -> list[tuple[int, ...]]:
     """What the test press profile says each patch looks like, computed from its model (not lcms)."""
-    return [tuple(round(255 * v) for v in corpus.press_cmyk_to_srgb(*(x / 255 for x in p))) for p in corpus.CMYK_PATCHES]
+    return [
+        tuple(round(255 * v) for v in corpus.press_cmyk_to_srgb(*(x / 255 for x in p))) for p in corpus.CMYK_PATCHES
+    ]
 
 
 def naive(cmyk: tuple[int, int, int, int]) -> tuple[int, ...]:

@@ -10,8 +10,8 @@ from PIL import Image
 
 from imgpipe.errors import PERMANENT_CODES, PermanentError
 from imgpipe.image import core
-from imgpipe.image.sniff import ALLOWED, MIME_TYPES, sniff
 from imgpipe.image.render import render
+from imgpipe.image.sniff import ALLOWED, MIME_TYPES, sniff
 from tests import corpus
 from tests.image.helpers import psnr, render_one, settings
 
@@ -41,7 +41,12 @@ ACCEPTED = [
     ("tiff-lzw", lambda: corpus.save(PHOTO, "TIFF", compression="tiff_lzw"), "TIFF", 99),
     ("tiff-deflate", lambda: corpus.save(PHOTO, "TIFF", compression="tiff_adobe_deflate"), "TIFF", 99),
     ("tiff-jpeg", lambda: corpus.save(PHOTO, "TIFF", compression="jpeg", quality=92), "TIFF", 19),
-    ("tiff-multipage", lambda: corpus.save(PHOTO, "TIFF", save_all=True, append_images=[corpus.photo(80, 60, 2)]), "TIFF", 99),
+    (
+        "tiff-multipage",
+        lambda: corpus.save(PHOTO, "TIFF", save_all=True, append_images=[corpus.photo(80, 60, 2)]),
+        "TIFF",
+        99,
+    ),
     ("bmp-24", lambda: corpus.save(PHOTO, "BMP"), "BMP", 99),
     ("bmp-32", lambda: corpus.save(PHOTO.convert("RGBA"), "BMP"), "BMP", 99),
     ("bmp-palette", lambda: corpus.save(PHOTO.convert("P", palette=Image.Palette.ADAPTIVE), "BMP"), "BMP", 24),

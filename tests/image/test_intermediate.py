@@ -44,7 +44,12 @@ def test_the_header_is_the_documented_fixed_layout():
 
 def test_only_the_copyright_line_travels_with_the_pixels():
     im = corpus.photo(16, 8)
-    im.info = {"icc_profile": b"\0" * 200, "exif": b"Exif\0\0secret", "comment": b"secret", core.COPYRIGHT_KEY: "© Zoë Ünïcode 2026"}
+    im.info = {
+        "icc_profile": b"\0" * 200,
+        "exif": b"Exif\0\0secret",
+        "comment": b"secret",
+        core.COPYRIGHT_KEY: "© Zoë Ünïcode 2026",
+    }
 
     back = core.decode_intermediate(core.encode_intermediate(im))
 
@@ -100,7 +105,9 @@ BAD = {
     "RGBA claimed for RGB bytes": lambda d: _with_header(d, bands=4),
     "copyright longer than the file": lambda d: _with_header(d, text=60000),
     "copyright length off by one": lambda d: _with_header(d, text=len("(c) someone") + 1),
-    "copyright not UTF-8": lambda d: d[: HEADER.size] + b"\xff" * len("(c) someone") + d[HEADER.size + len("(c) someone") :],
+    "copyright not UTF-8": lambda d: (
+        d[: HEADER.size] + b"\xff" * len("(c) someone") + d[HEADER.size + len("(c) someone") :]
+    ),
 }
 
 
@@ -125,13 +132,23 @@ PIPELINE_CASES = {
     "rotated jpeg": (lambda: corpus.oriented(6, "JPEG", width=900, height=600), PipelineSettings()),
     "transparent png, every format": (
         lambda: corpus.save(rgba_photo(700, 500), "PNG"),
-        PipelineSettings(renditions=(Rendition("a", 600, "auto"), Rendition("w", 400, "webp"), Rendition("p", 300, "png"), Rendition("j", 200, "jpeg"))),
+        PipelineSettings(
+            renditions=(
+                Rendition("a", 600, "auto"),
+                Rendition("w", 400, "webp"),
+                Rendition("p", 300, "png"),
+                Rendition("j", 200, "jpeg"),
+            )
+        ),
     ),
     "kept copyright, tiled watermark": (
         lambda: corpus.private_jpeg(width=900, height=600),
         PipelineSettings(keep_copyright=True, watermark=Watermark(tile=True, min_edge=16)),
     ),
-    "no watermark, no resize": (lambda: corpus.save(corpus.photo(300, 200), "PNG"), PipelineSettings(watermark=Watermark(text=""))),
+    "no watermark, no resize": (
+        lambda: corpus.save(corpus.photo(300, 200), "PNG"),
+        PipelineSettings(watermark=Watermark(text="")),
+    ),
 }
 
 
@@ -146,5 +163,7 @@ def test_resize_then_intermediate_then_watermark_is_byte_identical_to_render(mak
         staged.append(core.encode(watermark.apply(handed_over, settings.watermark), rendition, settings))
     _, rendered = render(data, settings)
 
-    assert [(e.name, e.format, e.width, e.height) for e in staged] == [(e.name, e.format, e.width, e.height) for e in rendered]
+    assert [(e.name, e.format, e.width, e.height) for e in staged] == [
+        (e.name, e.format, e.width, e.height) for e in rendered
+    ]
     assert [e.data for e in staged] == [e.data for e in rendered]

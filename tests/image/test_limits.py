@@ -46,7 +46,12 @@ def decoding_forbidden(monkeypatch):
     def no_load(self, *args, **kwargs):
         raise AssertionError("a decoder ran")
 
-    classes = (ImageFile.ImageFile, WebPImagePlugin.WebPImageFile, AvifImagePlugin.AvifImageFile, heif_plugin._LibHeifImageFile)
+    classes = (
+        ImageFile.ImageFile,
+        WebPImagePlugin.WebPImageFile,
+        AvifImagePlugin.AvifImageFile,
+        heif_plugin._LibHeifImageFile,
+    )
     for cls in classes:
         monkeypatch.setattr(cls, "load", no_load)
     real_new = Image.core.new

@@ -53,7 +53,9 @@ def test_heic_orientation_is_applied_once(orientation):
     assert (info.width, info.height) == (W, H)
 
 
-@pytest.mark.parametrize("value", [0, 9, 255, 65535, 65542, "6", (9, 9)], ids=["0", "9", "255", "65535", "long", "text", "pair"])
+@pytest.mark.parametrize(
+    "value", [0, 9, 255, 65535, 65542, "6", (9, 9)], ids=["0", "9", "255", "65535", "long", "text", "pair"]
+)
 def test_invalid_orientation_values_are_ignored(value):
     info, _, image = render_one(corpus.with_raw_orientation(value))
 
@@ -62,7 +64,9 @@ def test_invalid_orientation_values_are_ignored(value):
 
 
 def test_a_malformed_exif_block_does_not_fail_the_image():
-    data = corpus.save(corpus.quadrants(), "JPEG", quality=95, exif=b"Exif\x00\x00MM\x00*\x00\x00\xff\xff\xff\xf0garbage")
+    data = corpus.save(
+        corpus.quadrants(), "JPEG", quality=95, exif=b"Exif\x00\x00MM\x00*\x00\x00\xff\xff\xff\xf0garbage"
+    )
 
     info, _, image = render_one(data)
 

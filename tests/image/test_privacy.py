@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from imgpipe.config import Rendition
-from imgpipe.image import metadata
+from imgpipe.image.exif import MAX_COPYRIGHT, MAX_TEXT, TAG_COPYRIGHT
 from imgpipe.image.render import render
 from tests import corpus
 from tests.image.helpers import render_one, settings
@@ -22,7 +22,18 @@ PRIVATE_INPUTS = {
 OUTPUT_FORMATS = ["jpeg", "webp", "avif", "png"]
 METADATA_KEYS = {"exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "comment", "photoshop", "iptc", "Comment"}
 # Raw markers of metadata containers in the output files (EXIF, XMP, IPTC, ICC, PNG text chunks).
-CONTAINER_MARKERS = (b"Exif", b"x:xmpmeta", b"rdf+xml", b"Photoshop 3.0", b"ICC_PROFILE", b"iCCP", b"tEXt", b"iTXt", b"zTXt", b"eXIf")
+CONTAINER_MARKERS = (
+    b"Exif",
+    b"x:xmpmeta",
+    b"rdf+xml",
+    b"Photoshop 3.0",
+    b"ICC_PROFILE",
+    b"iCCP",
+    b"tEXt",
+    b"iTXt",
+    b"zTXt",
+    b"eXIf",
+)
 
 
 @pytest.mark.parametrize("output", OUTPUT_FORMATS)
@@ -78,7 +89,7 @@ def test_record_strings_are_sanitised_and_length_capped():
     info, _ = render(data, settings(Rendition("out", 64, "jpeg")))
 
     make, model = info.camera["make"], info.camera["model"]
-    assert len(make) <= metadata.MAX_TEXT and len(model) <= metadata.MAX_TEXT
+    assert len(make) <= MAX_TEXT and len(model) <= MAX_TEXT
     assert make.startswith("Evil Cam [31m")
     assert all(ch.isprintable() for ch in make + model)
     assert "captured_at" not in info.camera  # an impossible date is dropped, not stored
@@ -107,7 +118,7 @@ def test_capture_time_is_validated(raw, expected):
 def test_keep_copyright_keeps_the_copyright_line_and_nothing_else(output):
     _, encoded, image = render_one(corpus.private_jpeg(), fmt=output, edge=200, keep_copyright=True)
 
-    assert dict(image.getexif()) == {metadata.TAG_COPYRIGHT: corpus.SECRETS["copyright"]}
+    assert dict(image.getexif()) == {TAG_COPYRIGHT: corpus.SECRETS["copyright"]}
     for marker in corpus.SECRET_MARKERS[:1] + (b"x:xmpmeta", b"Photoshop 3.0", b"ICC_PROFILE"):
         assert marker not in encoded.data, marker
 
@@ -121,14 +132,14 @@ def test_without_keep_copyright_the_copyright_line_is_dropped_too():
 
 def test_a_kept_copyright_line_is_sanitised_and_capped():
     exif = Image.Exif()
-    exif[metadata.TAG_COPYRIGHT] = "(c) Someone\r\n\x00" + "x" * 1000
+    exif[TAG_COPYRIGHT] = "(c) Someone\r\n\x00" + "x" * 1000
     data = corpus.save(corpus.photo(64, 48), "JPEG", exif=exif.tobytes())
 
     _, _, image = render_one(data, fmt="jpeg", keep_copyright=True)
 
-    kept = image.getexif()[metadata.TAG_COPYRIGHT]
+    kept = image.getexif()[TAG_COPYRIGHT]
     assert kept.startswith("(c) Someone x")
-    assert len(kept) <= metadata.MAX_COPYRIGHT
+    assert len(kept) <= MAX_COPYRIGHT
 
 
 def test_data_appended_to_a_decodable_image_does_not_reach_the_rendition():

@@ -50,7 +50,12 @@ def test_portrait_and_extreme_aspect_ratios():
 
 @pytest.mark.parametrize(
     ("fmt", "sniffed", "content_type", "extension"),
-    [("jpeg", "JPEG", "image/jpeg", "jpg"), ("webp", "WEBP", "image/webp", "webp"), ("avif", "AVIF", "image/avif", "avif"), ("png", "PNG", "image/png", "png")],
+    [
+        ("jpeg", "JPEG", "image/jpeg", "jpg"),
+        ("webp", "WEBP", "image/webp", "webp"),
+        ("avif", "AVIF", "image/avif", "avif"),
+        ("png", "PNG", "image/png", "png"),
+    ],
 )
 def test_each_output_format_is_what_it_says(fmt, sniffed, content_type, extension):
     _, encoded, image = render_one(corpus.save(corpus.photo(200, 150), "PNG"), fmt=fmt, edge=100)
@@ -87,7 +92,11 @@ def test_several_renditions_keep_their_configured_order_names_and_formats():
 
     _, encoded = render(corpus.save(corpus.photo(400, 300), "JPEG"), settings(*renditions))
 
-    assert [(e.name, e.format, e.width) for e in encoded] == [("hero", "webp", 300), ("thumb", "png", 64), ("mid", "avif", 150)]
+    assert [(e.name, e.format, e.width) for e in encoded] == [
+        ("hero", "webp", 300),
+        ("thumb", "png", 64),
+        ("mid", "avif", 150),
+    ]
 
 
 # ---- downscaling quality: zone plate against a full-decode LANCZOS reference --------------------
@@ -143,7 +152,10 @@ def test_jpeg_drafts_go_no_lower_than_half_size_and_leave_lanczos_some_work():
     assert 8000 // w < 4 and 6000 // h < 4  # never 1/4 or 1/8
 
 
-@pytest.mark.parametrize(("source", "edge", "decoded"), [((1200, 900), 480, (1200, 900)), ((1200, 900), 240, (600, 450)), ((1200, 900), 100, (600, 450))])
+@pytest.mark.parametrize(
+    ("source", "edge", "decoded"),
+    [((1200, 900), 480, (1200, 900)), ((1200, 900), 240, (600, 450)), ((1200, 900), 100, (600, 450))],
+)
 def test_the_jpeg_draft_is_the_scale_the_rule_says(source, edge, decoded):
     data = corpus.save(corpus.photo(*source), "JPEG")
 
@@ -185,7 +197,13 @@ def test_renditions_are_cascaded_from_the_smallest_image_with_room_to_spare(monk
     calls = []
     real = core._lanczos
     monkeypatch.setattr(core, "_lanczos", lambda im, size: calls.append((im.size, size)) or real(im, size))
-    renditions = (Rendition("s", 320), Rendition("l", 1600), Rendition("m", 800), Rendition("xl", 1800), Rendition("m2", 700))
+    renditions = (
+        Rendition("s", 320),
+        Rendition("l", 1600),
+        Rendition("m", 800),
+        Rendition("xl", 1800),
+        Rendition("m2", 700),
+    )
 
     _, encoded = render(corpus.save(corpus.photo(2000, 1500), "PNG"), settings(*renditions))
 
@@ -289,7 +307,11 @@ def test_without_glibc_nothing_happens(monkeypatch):
 def test_each_format_is_encoded_with_the_measured_settings(monkeypatch, fmt, expected):
     seen = []
     real_save = Image.Image.save
-    monkeypatch.setattr(Image.Image, "save", lambda im, fp, format=None, **options: seen.append(options) or real_save(im, fp, format, **options))
+    monkeypatch.setattr(
+        Image.Image,
+        "save",
+        lambda im, fp, format=None, **options: seen.append(options) or real_save(im, fp, format, **options),
+    )
 
     render_one(corpus.save(corpus.photo(200, 150), "PNG"), fmt=fmt, edge=100)
 

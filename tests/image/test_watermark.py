@@ -31,7 +31,9 @@ def changed_box(before: Image.Image, after: Image.Image, threshold: int = 8) -> 
 
 def noise(size=(W, H), seed=7) -> Image.Image:
     rng = random.Random(seed)
-    small = Image.frombytes("RGB", (size[0] // 4, size[1] // 4), bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 3 // 16)))
+    small = Image.frombytes(
+        "RGB", (size[0] // 4, size[1] // 4), bytes(rng.randrange(256) for _ in range(size[0] * size[1] * 3 // 16))
+    )
     return small.resize(size, Image.Resampling.NEAREST)
 
 

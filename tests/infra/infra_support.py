@@ -17,7 +17,10 @@ if str(REPO_ROOT) not in sys.path:
 STACK_NAME = "Imgpipe"
 # Context the session synthesis runs with (merged over cdk.json's context, as the CLI would).
 SETTINGS = {
-    "renditions": [{"name": "large", "long_edge": 2048, "format": "webp", "quality": 80}, {"name": "thumb", "long_edge": 256}],
+    "renditions": [
+        {"name": "large", "long_edge": 2048, "format": "webp", "quality": 80},
+        {"name": "thumb", "long_edge": 256},
+    ],
     "watermark": {"text": "(c) test", "logo_key": "branding/logo.png"},
     "upload_url_ttl": 600,
 }

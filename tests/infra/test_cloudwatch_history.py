@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -66,17 +66,45 @@ def successful_execution(arn: str, image_id: str, start: int) -> list[dict[str, 
     resize_in = json.dumps({"FunctionName": "Imgpipe-resize", "Payload": {"imageId": image_id}})
     return [
         record(arn, 1, "ExecutionStarted", {"input": s3_event(image_id), "inputDetails": data, "roleArn": ROLE}, start),
-        record(arn, 2, "PassStateEntered", {"name": "ParseEvent", "input": s3_event(image_id), "inputDetails": data}, start + 1),
-        record(arn, 3, "PassStateExited", {"name": "ParseEvent", "output": json.dumps({"imageId": image_id}), "outputDetails": data}, start + 2),
-        record(arn, 4, "TaskStateEntered", {"name": "Resize", "input": json.dumps({"imageId": image_id}), "inputDetails": data}, start + 3),
         record(
-            arn, 5, "TaskScheduled",
-            {"resourceType": "lambda", "resource": "invoke", "region": REGION, "parameters": resize_in, "timeoutInSeconds": "60"},
+            arn,
+            2,
+            "PassStateEntered",
+            {"name": "ParseEvent", "input": s3_event(image_id), "inputDetails": data},
+            start + 1,
+        ),
+        record(
+            arn,
+            3,
+            "PassStateExited",
+            {"name": "ParseEvent", "output": json.dumps({"imageId": image_id}), "outputDetails": data},
+            start + 2,
+        ),
+        record(
+            arn,
+            4,
+            "TaskStateEntered",
+            {"name": "Resize", "input": json.dumps({"imageId": image_id}), "inputDetails": data},
+            start + 3,
+        ),
+        record(
+            arn,
+            5,
+            "TaskScheduled",
+            {
+                "resourceType": "lambda",
+                "resource": "invoke",
+                "region": REGION,
+                "parameters": resize_in,
+                "timeoutInSeconds": "60",
+            },
             start + 4,
         ),  # fmt: skip
         record(arn, 6, "TaskStarted", {"resourceType": "lambda", "resource": "invoke"}, start + 5),
         record(
-            arn, 7, "TaskSucceeded",
+            arn,
+            7,
+            "TaskSucceeded",
             {"resourceType": "lambda", "resource": "invoke", "output": "{}", "outputDetails": data},
             start + 900,
         ),  # fmt: skip
@@ -93,7 +121,9 @@ def failed_execution(arn: str, image_id: str, start: int) -> list[dict[str, Any]
         record(arn, 1, "ExecutionStarted", {"input": s3_event(image_id), "inputDetails": data, "roleArn": ROLE}, start),
         record(arn, 2, "TaskStateEntered", {"name": "Resize", "input": "{}", "inputDetails": data}, start + 1),
         record(
-            arn, 3, "TaskFailed",
+            arn,
+            3,
+            "TaskFailed",
             {"resourceType": "lambda", "resource": "invoke", "error": "CORRUPT_IMAGE", "cause": "truncated JPEG"},
             start + 2,
         ),  # fmt: skip
@@ -150,7 +180,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def ts(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 # ---- conversion -----------------------------------------------------------------------------------
@@ -217,7 +247,9 @@ def test_numbers_are_coerced_and_unknown_detail_members_dropped_as_botocore_woul
         "resource": "invoke", "resourceType": "lambda", "region": REGION, "parameters": "{}", "timeoutInSeconds": 60,
     }  # fmt: skip
     # Some records carry booleans as strings ("truncated": "false"); the API has real booleans.
-    rec = record(ARN_B, 2, "TaskStateEntered", {"name": "Resize", "input": "{}", "inputDetails": {"truncated": "false"}}, T0)
+    rec = record(
+        ARN_B, 2, "TaskStateEntered", {"name": "Resize", "input": "{}", "inputDetails": {"truncated": "false"}}, T0
+    )
     (event,) = history.executions_from_logs([rec])[ARN_B]
     assert event["stateEnteredEventDetails"]["inputDetails"] == {"truncated": False}
 
@@ -253,7 +285,7 @@ def test_every_api_event_type_maps_to_an_existing_member_or_none() -> None:
 def test_grouping_orders_by_id_drops_duplicates_and_ignores_other_lines() -> None:
     shuffled = [json.dumps(r) for r in RECORDS[ARN_B]] + [json.dumps(RECORDS[ARN_B][3]), "START RequestId: x", "{}"]
     random.Random(3).shuffle(shuffled)
-    (arn, events), = history.executions_from_logs({"message": m} for m in shuffled).items()
+    ((arn, events),) = history.executions_from_logs({"message": m} for m in shuffled).items()
     assert arn == ARN_B
     assert [e["id"] for e in events] == list(range(1, len(RECORDS[ARN_B]) + 1))
 

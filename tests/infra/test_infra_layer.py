@@ -16,11 +16,12 @@ import pytest
 from infra_support import REPO_ROOT
 
 from imgpipe import config
-
 from stacks import layer, packaging
 
 LAMBDA_PYTHON = packaging.lambda_python()
-needs_lambda_python = pytest.mark.skipif(LAMBDA_PYTHON is None, reason=f"no Python {packaging.LAMBDA_PYTHON_VERSION} here to compile or load bytecode")
+needs_lambda_python = pytest.mark.skipif(
+    LAMBDA_PYTHON is None, reason=f"no Python {packaging.LAMBDA_PYTHON_VERSION} here to compile or load bytecode"
+)
 UNCHECKED_HASH = 0b01  # PEP 552 flags: hash-based, source not checked
 
 
@@ -30,13 +31,22 @@ def pyc_header(path: Path) -> tuple[bytes, int]:
 
 
 def lambda_python_magic() -> bytes:
-    out = subprocess.run([LAMBDA_PYTHON, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [LAMBDA_PYTHON, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return bytes.fromhex(out.stdout.strip())
 
 
 def wheel_tags(site: Path, distribution: str) -> list[str]:
     (dist_info,) = site.glob(f"{distribution}-*.dist-info")
-    return [line.split(":", 1)[1].strip() for line in (dist_info / "WHEEL").read_text().splitlines() if line.startswith("Tag:")]
+    return [
+        line.split(":", 1)[1].strip()
+        for line in (dist_info / "WHEEL").read_text().splitlines()
+        if line.startswith("Tag:")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +59,10 @@ def test_layer_ships_cp312_manylinux_aarch64_pillow_and_pillow_heif(built_layer:
     assert built_layer.name == "python"  # Lambda puts <layer>/python on sys.path
     for distribution in ("pillow", "pillow_heif"):
         tags = wheel_tags(built_layer, distribution)
-        assert tags and all(re.fullmatch(r"cp312-cp312-manylinux\w*_aarch64", tag) for tag in tags), (distribution, tags)
+        assert tags and all(re.fullmatch(r"cp312-cp312-manylinux\w*_aarch64", tag) for tag in tags), (
+            distribution,
+            tags,
+        )
     pillow_pin = layer.pillow_requirement().split("==")[1]
     assert (built_layer / f"pillow-{pillow_pin}.dist-info").is_dir()
     assert list((built_layer / "PIL").glob("_imaging.cpython-312-aarch64-linux-gnu.so"))
@@ -68,7 +81,7 @@ def test_layer_ships_the_sdk_the_tests_ran_with(built_layer: Path) -> None:
 def test_layer_ships_the_lambda_parts_of_imgpipe_only(built_layer: Path) -> None:
     package = built_layer / "imgpipe"
     shipped = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
-    assert {"__init__.py", "config.py", "errors.py", "aws.py", "runtime.py", "observability.py"} <= shipped
+    assert {"__init__.py", "config.py", "errors.py", "adapters.py", "runtime.py", "observability.py"} <= shipped
     assert "image/core.py" in shipped
     assert (package / "config.py").read_bytes() == (REPO_ROOT / "imgpipe" / "config.py").read_bytes()
     assert not any(p.startswith("local/") or p == "cli.py" for p in shipped)
@@ -91,7 +104,9 @@ print(json.dumps({name: getattr(mod, "__file__", None) for name, mod in sys.modu
 
 @pytest.mark.network
 @pytest.mark.parametrize("step", config.STEPS, ids=lambda s: s.name)
-def test_each_handler_imports_from_its_code_asset_and_the_layer_alone(step: config.Step, built_layer: Path, tmp_path: Path) -> None:
+def test_each_handler_imports_from_its_code_asset_and_the_layer_alone(
+    step: config.Step, built_layer: Path, tmp_path: Path
+) -> None:
     asset_dir = packaging.build_function_code(step, tmp_path)  # what the function's bundling ships
     handler_module = step.lambda_handler.rsplit(".", 1)[0]
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "1"}
@@ -128,11 +143,18 @@ def test_runtime_python_loads_layer_bytecode_without_reading_the_source(built_la
     package = tmp_path / "imgpipe"
     (package / "__pycache__").mkdir(parents=True)
     for name in ("__init__", "errors"):
-        (package / f"{name}.py").write_text("raise SystemExit('the source was compiled instead of the shipped bytecode')\n")
+        (package / f"{name}.py").write_text(
+            "raise SystemExit('the source was compiled instead of the shipped bytecode')\n"
+        )
         pyc = f"__pycache__/{name}.cpython-312.pyc"
         (package / pyc).write_bytes((built_layer / "imgpipe" / pyc).read_bytes())
     check = "import sys; sys.path.insert(0, sys.argv[1]); import imgpipe.errors as e; print(e.PermanentError.__name__, e.__spec__.cached)"
-    result = subprocess.run([LAMBDA_PYTHON, "-S", "-c", check, str(tmp_path)], capture_output=True, text=True, env={"PYTHONDONTWRITEBYTECODE": "1"})
+    result = subprocess.run(
+        [LAMBDA_PYTHON, "-S", "-c", check, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "PermanentError"
 
@@ -146,7 +168,9 @@ def test_function_asset_is_the_step_package_with_its_bytecode(step: config.Step,
     own = {f"{step.package}/{p.name}" for p in package.glob("*.py")}
     assert sources == own | {"__init__.py"}
     assert {f"{step.package}/handler.py", f"{step.package}/logic.py"} <= sources
-    assert not any(p.startswith(other.package + "/") for other in config.STEPS if other.package != step.package for p in shipped)
+    assert not any(
+        p.startswith(other.package + "/") for other in config.STEPS if other.package != step.package for p in shipped
+    )
     if LAMBDA_PYTHON is not None:
         pyc = out / step.package / "__pycache__" / "handler.cpython-312.pyc"
         assert pyc_header(pyc) == (lambda_python_magic(), UNCHECKED_HASH)
@@ -156,7 +180,7 @@ def test_bytecode_is_compiled_for_the_functions_runtime() -> None:
     from stacks.functions import RUNTIME
 
     assert RUNTIME.name == f"python{packaging.LAMBDA_PYTHON_VERSION}"
-    assert packaging.CACHE_TAG == "cpython-" + packaging.LAMBDA_PYTHON_VERSION.replace(".", "")
+    assert "cpython-" + packaging.LAMBDA_PYTHON_VERSION.replace(".", "") == packaging.CACHE_TAG
 
 
 def test_asset_hashes_change_when_bytecode_does(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,13 +8,10 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
-
-from imgpipe import config
-
-from imgpipe.config import PipelineSettings
-
 from infra_support import LOG_RETENTION_DAYS, REPO_ROOT, SETTINGS, STACK_NAME, Synth
 
+from imgpipe import config
+from imgpipe.config import PipelineSettings
 
 ROUTES_IN_BRIEF = {"/upload-url": {"get"}, "/images/{imageId}": {"get"}}
 
@@ -112,7 +109,9 @@ def test_state_machine_logs_every_event_with_execution_data_to_its_output_log_gr
     assert logging["Level"] == "ALL"
     assert logging["IncludeExecutionData"] is True
     log_group_id = synth.logical_id(synth.stack.workflow.log_group)
-    assert logging["Destinations"] == [{"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}]
+    assert logging["Destinations"] == [
+        {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}
+    ]
     assert synth.template["Outputs"][config.STATE_MACHINE_LOG_GROUP_OUTPUT]["Value"] == {"Ref": log_group_id}
     assert synth.resource(log_group_id)["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS
 
@@ -323,17 +322,32 @@ def test_buckets_log_access_to_the_access_log_bucket(synth: Synth) -> None:
 
 def test_bucket_lifecycles_abort_multipart_uploads_and_expire_work_objects(synth: Synth) -> None:
     storage = synth.stack.storage
-    abort = {"AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}, "Id": "abort-incomplete-uploads", "Status": "Enabled"}
-    input_rules = synth.resource(synth.logical_id(storage.input_bucket))["Properties"]["LifecycleConfiguration"]["Rules"]
+    abort = {
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        "Id": "abort-incomplete-uploads",
+        "Status": "Enabled",
+    }
+    input_rules = synth.resource(synth.logical_id(storage.input_bucket))["Properties"]["LifecycleConfiguration"][
+        "Rules"
+    ]
     assert input_rules == [abort]  # originals are kept (docs/decisions.md)
-    output_rules = synth.resource(synth.logical_id(storage.output_bucket))["Properties"]["LifecycleConfiguration"]["Rules"]
+    output_rules = synth.resource(synth.logical_id(storage.output_bucket))["Properties"]["LifecycleConfiguration"][
+        "Rules"
+    ]
     assert abort in output_rules
-    assert {"ExpirationInDays": config.WORK_EXPIRY_DAYS, "Id": "expire-work", "Prefix": config.WORK_PREFIX, "Status": "Enabled"} in output_rules
+    assert {
+        "ExpirationInDays": config.WORK_EXPIRY_DAYS,
+        "Id": "expire-work",
+        "Prefix": config.WORK_PREFIX,
+        "Status": "Enabled",
+    } in output_rules
 
 
 def test_bucket_cors_allows_browser_put_to_input_and_get_from_output(synth: Synth) -> None:
     storage = synth.stack.storage
-    (input_rule,) = synth.resource(synth.logical_id(storage.input_bucket))["Properties"]["CorsConfiguration"]["CorsRules"]
+    (input_rule,) = synth.resource(synth.logical_id(storage.input_bucket))["Properties"]["CorsConfiguration"][
+        "CorsRules"
+    ]
     assert input_rule["AllowedMethods"] == ["PUT"]
     # A browser must be allowed to send every header the upload URL signs and the API returns.
     from functions.api.logic import Api, issue_upload_url
@@ -343,9 +357,13 @@ def test_bucket_cors_allows_browser_put_to_input_and_get_from_output(synth: Synt
         def presign_put(self, *args):
             return "https://example.test/put"
 
-    upload = issue_upload_url(Api(PipelineSettings(), "in", "out", FakeImages(), Presigner()), "a.jpg", "image/jpeg", "10")
+    upload = issue_upload_url(
+        Api(PipelineSettings(), "in", "out", FakeImages(), Presigner()), "a.jpg", "image/jpeg", "10"
+    )
     assert set(upload["headers"]) <= set(input_rule["AllowedHeaders"])
-    (output_rule,) = synth.resource(synth.logical_id(storage.output_bucket))["Properties"]["CorsConfiguration"]["CorsRules"]
+    (output_rule,) = synth.resource(synth.logical_id(storage.output_bucket))["Properties"]["CorsConfiguration"][
+        "CorsRules"
+    ]
     assert set(output_rule["AllowedMethods"]) == {"GET", "HEAD"}
 
 
@@ -415,12 +433,19 @@ def test_cors_preflight_answers_what_the_local_twin_answers(synth: Synth) -> Non
     local = _preflight()
     local_headers = {name: value for name, value in local.headers.items() if name.startswith("Access-Control-")}
     assert len(local_headers) == 4
-    preflights = [m["Properties"] for m in synth.resources("AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "OPTIONS"]
+    preflights = [
+        m["Properties"]
+        for m in synth.resources("AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "OPTIONS"
+    ]
     assert len(preflights) == len(config.API_ROUTES)
     for preflight in preflights:
         (response,) = preflight["Integration"]["IntegrationResponses"]
         assert int(response["StatusCode"]) == local.status_code
-        deployed = {key.removeprefix("method.response.header."): value.strip("'") for key, value in response["ResponseParameters"].items()}
+        deployed = {
+            key.removeprefix("method.response.header."): value.strip("'")
+            for key, value in response["ResponseParameters"].items()
+        }
         assert deployed == local_headers
 
 
@@ -468,7 +493,10 @@ def test_stage_traces_throttles_and_writes_json_access_logs(synth: Synth) -> Non
 
 
 def test_gateway_errors_carry_cors_headers_and_the_documented_bodies(synth: Synth) -> None:
-    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()}
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
+    }
     assert set(responses) == {"BAD_REQUEST_PARAMETERS", "DEFAULT_4XX", "DEFAULT_5XX"}
     for props in responses.values():
         assert props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from PIL import Image
 
 from imgpipe.client import Client
-from imgpipe.local.stack import LocalStack
+from imgpipe.local.pipeline import LocalPipeline
 
 
 @pytest.fixture(scope="package")
-def stack() -> LocalStack:
-    with LocalStack(api_port=0, aws_port=0) as running:
+def stack() -> LocalPipeline:
+    with LocalPipeline(api_port=0, aws_port=0) as running:
         yield running
 
 
 @pytest.fixture(scope="package")
-def client(stack: LocalStack) -> Client:
+def client(stack: LocalPipeline) -> Client:
     return Client(stack.api_url)
 
 
@@ -29,7 +30,9 @@ def client(stack: LocalStack) -> Client:
 def photo() -> bytes:
     """A small photographic-ish JPEG, landscape, bigger than the largest rendition."""
     image = Image.radial_gradient("L").resize((1800, 1200)).convert("RGB")
-    image = Image.merge("RGB", (image.getchannel(0), Image.linear_gradient("L").resize((1800, 1200)), image.getchannel(2)))
+    image = Image.merge(
+        "RGB", (image.getchannel(0), Image.linear_gradient("L").resize((1800, 1200)), image.getchannel(2))
+    )
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=90)
     return buffer.getvalue()

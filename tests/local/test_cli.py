@@ -28,7 +28,11 @@ IMGPIPE = [sys.executable, "-m", "imgpipe.cli"]
 
 def test_process_leaves_three_watermarked_renditions_and_prints_the_history(tmp_path: Path):
     result = subprocess.run(
-        [*IMGPIPE, "process", str(SAMPLE), "--out", str(tmp_path)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+        [*IMGPIPE, "process", str(SAMPLE), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for state in ("ClaimImage", "Resize", "Watermark", "Metadata"):
@@ -41,7 +45,9 @@ def test_process_leaves_three_watermarked_renditions_and_prints_the_history(tmp_
 def test_process_exits_non_zero_for_a_file_that_is_not_an_image(tmp_path: Path):
     bogus = tmp_path / "bogus.png"
     bogus.write_text("<html><body>not a png</body></html>")
-    result = subprocess.run([*IMGPIPE, "process", str(bogus), "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*IMGPIPE, "process", str(bogus), "--out", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 1
     assert "FAILED: NOT_AN_IMAGE" in result.stdout
 
@@ -85,7 +91,14 @@ def test_history_command_shows_each_state_of_an_image(stack, client: Client, pho
     out = capsys.readouterr().out
     assert f"image {image_id}" in out
     assert "SUCCEEDED" in out
-    assert [line.split()[0] for line in out.splitlines()[1:]] == ["ParseEvent", "ClaimImage", "Resize", "Watermark", "Metadata", "Done"]
+    assert [line.split()[0] for line in out.splitlines()[1:]] == [
+        "ParseEvent",
+        "ClaimImage",
+        "Resize",
+        "Watermark",
+        "Metadata",
+        "Done",
+    ]
 
 
 def test_history_command_for_an_unknown_image_says_so(stack, capsys):
@@ -93,17 +106,36 @@ def test_history_command_for_an_unknown_image_says_so(stack, capsys):
     assert "no executions" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(shutil.which("aws") is None and not (Path(sys.executable).parent / "aws").exists(), reason="AWS CLI not installed")
+@pytest.mark.skipif(
+    shutil.which("aws") is None and not (Path(sys.executable).parent / "aws").exists(), reason="AWS CLI not installed"
+)
 def test_aws_cli_lists_executions_and_shows_history_against_the_local_endpoint(stack, client: Client, photo: bytes):
     image_id = client.upload("cli.jpg", photo, "image/jpeg")
     execution_id = client.wait(image_id)["executionId"]
     aws = shutil.which("aws") or str(Path(sys.executable).parent / "aws")
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     base = [aws, "--endpoint-url", stack.aws_endpoint, "stepfunctions"]
-    listed = subprocess.run([*base, "list-executions", "--state-machine-arn", stack.names.state_machine_arn], capture_output=True, text=True, env=env, timeout=60)
+    listed = subprocess.run(
+        [*base, "list-executions", "--state-machine-arn", stack.names.state_machine_arn],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert listed.returncode == 0, listed.stderr
     assert execution_id in [e["executionArn"] for e in json.loads(listed.stdout)["executions"]]
-    history = subprocess.run([*base, "get-execution-history", "--execution-arn", execution_id], capture_output=True, text=True, env=env, timeout=60)
+    history = subprocess.run(
+        [*base, "get-execution-history", "--execution-arn", execution_id],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert history.returncode == 0, history.stderr
     assert json.loads(history.stdout)["events"][-1]["type"] == "ExecutionSucceeded"
 

@@ -26,13 +26,15 @@ def test_spec_is_a_valid_openapi_document():
 
 
 def test_spec_routes_are_the_routes_the_api_serves():
-    assert {path: set(item) - {'parameters'} for path, item in SPEC['paths'].items()} == {r.resource: {r.method.lower()} for r in API_ROUTES}
+    assert {path: set(item) - {"parameters"} for path, item in SPEC["paths"].items()} == {
+        r.resource: {r.method.lower()} for r in API_ROUTES
+    }
 
 
 def test_spec_marks_the_required_query_parameters_the_gateway_validates():
     for route in API_ROUTES:
-        parameters = SPEC['paths'][route.resource][route.method.lower()].get('parameters', [])
-        assert {p['name'] for p in parameters if p['in'] == 'query' and p.get('required')} == set(route.required_query)
+        parameters = SPEC["paths"][route.resource][route.method.lower()].get("parameters", [])
+        assert {p["name"] for p in parameters if p["in"] == "query" and p.get("required")} == set(route.required_query)
 
 
 def test_upload_url_complete_image_and_errors_match_their_schemas(client: Client, photo: bytes):

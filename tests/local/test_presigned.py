@@ -65,5 +65,5 @@ def test_an_expired_url_is_refused(upload: dict, photo: bytes):
         "CONTENT_TYPE": "image/jpeg", "CONTENT_LENGTH": str(len(photo)), "HTTP_IF_NONE_MATCH": "*",
     }  # fmt: skip
     assert presigned.check(environ, "test") is None
-    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=upload["expiresIn"] + 1)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=upload["expiresIn"] + 1)
     assert presigned.check(environ, "test", now=later) == ("AccessDenied", "Request has expired")

@@ -21,7 +21,10 @@ def outcomes(client: Client) -> dict[str, dict]:
             ids[name] = client.upload(f"{name}.jpg", data, "image/jpeg")
         except ApiError as exc:  # refused before an upload URL is issued (e.g. an empty file)
             ids[name] = exc
-    return {name: image_id if isinstance(image_id, ApiError) else client.wait(image_id, deadline_s=60) for name, image_id in ids.items()}
+    return {
+        name: image_id if isinstance(image_id, ApiError) else client.wait(image_id, deadline_s=60)
+        for name, image_id in ids.items()
+    }
 
 
 @pytest.mark.parametrize(("name", "data", "code"), CASES, ids=[name for name, _, _ in CASES])

@@ -26,7 +26,9 @@ def test_a_worker_that_dies_is_reported_as_runtime_exit_error_and_replaced(stack
     try:
         (worker,) = pool._all
         worker.kill()
-        result = pool.invoke(METADATA, "imgpipe-metadata", "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-metadata", {})
+        result = pool.invoke(
+            METADATA, "imgpipe-metadata", "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-metadata", {}
+        )
         assert result.error_type == "Unhandled"
         assert result.payload["errorType"] == "Runtime.ExitError"
         (replacement,) = pool._all
@@ -36,7 +38,9 @@ def test_a_worker_that_dies_is_reported_as_runtime_exit_error_and_replaced(stack
 
 
 def test_worker_protocol_reports_handler_errors_as_lambda_does(stack):
-    requests = io.BytesIO(json.dumps({"step": "metadata", "name": "imgpipe-metadata", "arn": "arn", "event": {}}).encode() + b"\n")
+    requests = io.BytesIO(
+        json.dumps({"step": "metadata", "name": "imgpipe-metadata", "arn": "arn", "event": {}}).encode() + b"\n"
+    )
     replies = io.BytesIO()
     serve(requests, replies)
     reply = json.loads(replies.getvalue())
@@ -45,8 +49,8 @@ def test_worker_protocol_reports_handler_errors_as_lambda_does(stack):
 
 
 def test_workers_zero_runs_every_handler_in_process():
-    from imgpipe.local.stack import LocalStack
+    from imgpipe.local.pipeline import LocalPipeline
 
-    assert LocalStack(workers=0).workers == 0
-    assert LocalStack(workers=3).workers == 3
-    assert LocalStack().workers == (os.cpu_count() or 1)
+    assert LocalPipeline(workers=0).workers == 0
+    assert LocalPipeline(workers=3).workers == 3
+    assert LocalPipeline().workers == (os.cpu_count() or 1)

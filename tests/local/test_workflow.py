@@ -147,7 +147,11 @@ def test_concurrent_duplicate_deliveries_process_the_image_once(stack, client: C
         )
         duplicate = poll(
             lambda: next(
-                (s for s in local_history(sfn, stack.names.state_machine_arn, image_id) if s.arn != first.arn and s.status != "RUNNING"),
+                (
+                    s
+                    for s in local_history(sfn, stack.names.state_machine_arn, image_id)
+                    if s.arn != first.arn and s.status != "RUNNING"
+                ),
                 None,
             )
         )
@@ -181,7 +185,9 @@ def test_the_event_exactly_as_aws_sends_it_runs_the_whole_pipeline(stack, client
     history_of(stack, image_id)  # the emulator's own event for that PUT, processed first
 
     sfn = stack.client("stepfunctions")
-    arn = sfn.start_execution(stateMachineArn=stack.names.state_machine_arn, input=json.dumps(aws_event))["executionArn"]
+    arn = sfn.start_execution(stateMachineArn=stack.names.state_machine_arn, input=json.dumps(aws_event))[
+        "executionArn"
+    ]
     summary = poll(lambda: (s := [x for x in history_of(stack, image_id) if x.arn == arn]) and s[0])
     assert summary.status == "SUCCEEDED", (summary.error, summary.cause)
     assert [s.name for s in summary.states] == ["ParseEvent", "ClaimImage", "Resize", "Watermark", "Metadata", "Done"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from urllib.parse import parse_qs, urlparse
 
 import boto3
@@ -35,7 +36,12 @@ def test_upload_url_uses_a_server_chosen_key_and_records_awaiting_upload(api: Ap
     assert result["uploadUrl"] == f"https://in.s3/{result['key']}?type=image/jpeg&length=1234&ttl=300"
     record = api.images.records[image_id]
     assert record["status"] == "AWAITING_UPLOAD"
-    assert record["upload"] == {"key": result["key"], "filename": "My_Photo_1_.jpg", "declaredType": "image/jpeg", "declaredSize": 1234}
+    assert record["upload"] == {
+        "key": result["key"],
+        "filename": "My_Photo_1_.jpg",
+        "declaredType": "image/jpeg",
+        "declaredSize": 1234,
+    }
     assert record["ttl"] > 0
 
 
@@ -76,49 +82,76 @@ def test_complete_image_lists_renditions_with_download_urls(api: Api, event):
     }  # fmt: skip
     view = image_status(api, payload["imageId"])
     assert view["status"] == "COMPLETE"
-    assert [r["url"] for r in view["renditions"]] == [f"https://out.s3/{r['key']}?ttl=3600" for r in payload["renditions"]]
+    assert [r["url"] for r in view["renditions"]] == [
+        f"https://out.s3/{r['key']}?ttl=3600" for r in payload["renditions"]
+    ]
     assert view["executionId"] == payload["executionId"]
 
 
 def test_failed_image_shows_the_error_code_and_the_lambda_message(api: Api):
     cause = json.dumps({"errorMessage": "the data is not an image", "errorType": "NOT_AN_IMAGE", "stackTrace": []})
-    api.images.records["a" * 32] = {"imageId": "a" * 32, "status": "FAILED", "error": {"code": "NOT_AN_IMAGE", "cause": cause}}
+    api.images.records["a" * 32] = {
+        "imageId": "a" * 32,
+        "status": "FAILED",
+        "error": {"code": "NOT_AN_IMAGE", "cause": cause},
+    }
     view = image_status(api, "a" * 32)
     assert view["error"] == {"code": "NOT_AN_IMAGE", "message": "the data is not an image"}
     assert "renditions" not in view
 
 
 def test_failed_image_with_a_plain_text_cause_keeps_it(api: Api):
-    api.images.records["b" * 32] = {"imageId": "b" * 32, "status": "FAILED", "error": {"code": "States.Timeout", "cause": "Task timed out"}}
+    api.images.records["b" * 32] = {
+        "imageId": "b" * 32,
+        "status": "FAILED",
+        "error": {"code": "States.Timeout", "cause": "Task timed out"},
+    }
     assert image_status(api, "b" * 32)["error"] == {"code": "States.Timeout", "message": "Task timed out"}
 
 
 def test_an_execution_that_outlived_express_is_reported_failed_and_recorded(api: Api):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     image_id = "d" * 32
-    api.images.records[image_id] = {"imageId": image_id, "status": "PROCESSING", "executionId": "exec-1", "startedAt": "2026-11-28T09:00:00.123Z"}
-    young = image_status(api, image_id, now=datetime(2026, 11, 28, 9, 4, 0, tzinfo=timezone.utc))
+    api.images.records[image_id] = {
+        "imageId": image_id,
+        "status": "PROCESSING",
+        "executionId": "exec-1",
+        "startedAt": "2026-11-28T09:00:00.123Z",
+    }
+    young = image_status(api, image_id, now=datetime(2026, 11, 28, 9, 4, 0, tzinfo=UTC))
     assert young["status"] == "PROCESSING"
 
-    old = image_status(api, image_id, now=datetime(2026, 11, 28, 9, 6, 0, tzinfo=timezone.utc))
+    old = image_status(api, image_id, now=datetime(2026, 11, 28, 9, 6, 0, tzinfo=UTC))
     assert old["status"] == "FAILED"
     assert old["error"]["code"] == "PROCESSING_TIMEOUT"
     assert api.images.records[image_id]["status"] == "FAILED"
 
 
 def test_a_stuck_check_that_loses_the_race_shows_the_finished_record(api: Api):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     image_id = "e" * 32
-    api.images.records[image_id] = {"imageId": image_id, "status": "PROCESSING", "executionId": "exec-1", "startedAt": "2026-11-28T09:00:00Z"}
+    api.images.records[image_id] = {
+        "imageId": image_id,
+        "status": "PROCESSING",
+        "executionId": "exec-1",
+        "startedAt": "2026-11-28T09:00:00Z",
+    }
 
     def finished_meanwhile(*args):
-        api.images.records[image_id] = {"imageId": image_id, "status": "COMPLETE", "executionId": "exec-1", "renditions": []}
+        api.images.records[image_id] = {
+            "imageId": image_id,
+            "status": "COMPLETE",
+            "executionId": "exec-1",
+            "renditions": [],
+        }
         return False
 
     api.images.fail_stale = finished_meanwhile
-    assert image_status(api, image_id, now=datetime(2026, 11, 28, 10, 0, 0, tzinfo=timezone.utc))["status"] == "COMPLETE"
+    assert (
+        image_status(api, image_id, now=datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC))["status"] == "COMPLETE"
+    )
 
 
 def test_unknown_or_malformed_ids_are_not_found(api: Api):
@@ -170,7 +203,12 @@ def test_api_handler_issues_a_presigned_put_signed_for_the_content_type(aws, eve
     query = parse_qs(url.query)
     assert query["X-Amz-Algorithm"] == ["AWS4-HMAC-SHA256"]
     assert query["X-Amz-Expires"] == ["300"]
-    assert set(query["X-Amz-SignedHeaders"][0].split(";")) >= {"content-type", "content-length", "host", "if-none-match"}
+    assert set(query["X-Amz-SignedHeaders"][0].split(";")) >= {
+        "content-type",
+        "content-length",
+        "host",
+        "if-none-match",
+    }
     record = boto3.resource("dynamodb").Table("images").get_item(Key={"imageId": body["imageId"]})["Item"]
     assert record["status"] == "AWAITING_UPLOAD"
 

@@ -44,7 +44,9 @@ def test_the_longest_path_ends_inside_the_express_limit_so_failures_are_always_r
 
 
 def test_settings_round_trip_through_json():
-    settings = PipelineSettings.from_json('{"watermark": {"text": "© Example", "anchor": "top-left"}, "upload_url_ttl": 600}')
+    settings = PipelineSettings.from_json(
+        '{"watermark": {"text": "© Example", "anchor": "top-left"}, "upload_url_ttl": 600}'
+    )
     assert PipelineSettings.from_json(settings.to_json()) == settings
     assert settings.watermark.anchor == "top-left"
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from imgpipe.history import format_summary, summarise
 
-T0 = datetime(2026, 11, 28, 9, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC)
 
 
 def events_with_a_retry_then_failure():
@@ -62,7 +62,11 @@ def test_history_of_an_unknown_stack_explains_instead_of_crashing(monkeypatch, c
 
     from imgpipe.cli import main
 
-    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():

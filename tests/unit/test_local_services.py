@@ -17,7 +17,13 @@ ARN = "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-api"
 
 @pytest.mark.parametrize(
     "given",
-    ["imgpipe-api", ARN, f"{ARN}:$LATEST", "123456789012:function:imgpipe-api", "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aimgpipe-api"],
+    [
+        "imgpipe-api",
+        ARN,
+        f"{ARN}:$LATEST",
+        "123456789012:function:imgpipe-api",
+        "arn%3Aaws%3Alambda%3Aus-east-1%3A123456789012%3Afunction%3Aimgpipe-api",
+    ],
 )
 def test_function_name_accepts_names_and_arns_like_lambda(given: str):
     assert function_name_from(given) == "imgpipe-api"
@@ -69,7 +75,13 @@ def test_the_invoke_api_answers_for_our_functions_and_passes_the_rest_on():
 
 
 def ok_handler(event, context):
-    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"path": event["path"], "resource": event["resource"], "id": (event["pathParameters"] or {}).get("imageId")})}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(
+            {"path": event["path"], "resource": event["resource"], "id": (event["pathParameters"] or {}).get("imageId")}
+        ),
+    }
 
 
 def test_api_gateway_builds_rest_proxy_events_for_the_two_routes():
@@ -86,7 +98,9 @@ def test_api_gateway_validates_required_query_parameters_before_the_function():
     app = WsgiClient(api_gateway_app(service(lambda e, c: calls.append(e) or ok_handler(e, c)), "imgpipe-api"))
     response = app.get("/upload-url?filename=a.jpg")
     assert response.status_code == 400
-    assert response.json == {"error": {"code": "INVALID_REQUEST", "message": "Missing required request parameters: [contentType, size]"}}
+    assert response.json == {
+        "error": {"code": "INVALID_REQUEST", "message": "Missing required request parameters: [contentType, size]"}
+    }
     assert calls == []
 
 
@@ -107,20 +121,19 @@ def test_api_gateway_turns_a_crashed_handler_into_502():
     assert response.json == {"message": "Internal server error"}
 
 
-
 def test_moto_tuning_takes_with_the_pinned_moto_and_is_idempotent():
-    from imgpipe.local import emulator
-
     from moto import backends
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+    from imgpipe.local import moto_patches
+
     def patched():
         return ExecutionWorker._get_evaluation_entrypoint, json_path.parse, backends.list_of_moto_modules
 
-    assert emulator.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
+    assert moto_patches.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
     first = patched()
-    assert emulator.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
+    assert moto_patches.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
     assert patched() == first  # not wrapped twice
 
 
@@ -130,14 +143,18 @@ def test_the_interpreter_parses_a_definition_once_and_gives_each_execution_its_o
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    from imgpipe.local import emulator
+    from imgpipe.local import moto_patches
 
     parsed: list[str] = []
     real_parse = AmazonStateLanguageParser.parse
     monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(lambda d: parsed.append(d) or real_parse(d)))
-    emulator.tune_moto()
-    definition = json.dumps({"StartAt": "Only", "States": {"Only": {"Type": "Pass", "Comment": "parse-once test", "End": True}}})
-    worker = SimpleNamespace(_evaluation_details=SimpleNamespace(state_machine_details=SimpleNamespace(definition=definition)))
+    moto_patches.tune_moto()
+    definition = json.dumps(
+        {"StartAt": "Only", "States": {"Only": {"Type": "Pass", "Comment": "parse-once test", "End": True}}}
+    )
+    worker = SimpleNamespace(
+        _evaluation_details=SimpleNamespace(state_machine_details=SimpleNamespace(definition=definition))
+    )
 
     first = ExecutionWorker._get_evaluation_entrypoint(worker)
     second = ExecutionWorker._get_evaluation_entrypoint(worker)
@@ -149,9 +166,9 @@ def test_the_interpreter_parses_a_definition_once_and_gives_each_execution_its_o
 def test_jsonpaths_are_compiled_once_and_still_find_per_document():
     from moto.stepfunctions.parser.asl.utils import json_path
 
-    from imgpipe.local import emulator
+    from imgpipe.local import moto_patches
 
-    emulator.tune_moto()
+    moto_patches.tune_moto()
     assert json_path.parse("$.detail.object.key") is json_path.parse("$.detail.object.key")
     assert json_path.extract_json("$.detail.object.key", {"detail": {"object": {"key": "a"}}}) == "a"
     assert json_path.extract_json("$.detail.object.key", {"detail": {"object": {"key": "b"}}}) == "b"
@@ -160,9 +177,9 @@ def test_jsonpaths_are_compiled_once_and_still_find_per_document():
 def test_moto_routes_requests_without_rescanning_its_package():
     from moto import backends
 
-    from imgpipe.local import emulator
+    from imgpipe.local import moto_patches
 
-    emulator.tune_moto()
+    moto_patches.tune_moto()
     modules = backends.list_of_moto_modules()
     assert {"s3", "dynamodb", "stepfunctions", "sqs", "events"} <= set(modules)
     assert backends.list_of_moto_modules() is modules

@@ -5,7 +5,7 @@ import pytest
 from moto import mock_aws
 
 from functions.metadata.logic import record_image
-from imgpipe.aws import DynamoImages, StaleExecution
+from imgpipe.adapters import DynamoImages, StaleExecution
 from tests.fakes import FakeImages
 
 
@@ -34,7 +34,11 @@ def test_record_image_does_not_overwrite_a_newer_upload(event):
 
 @pytest.fixture
 def table(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
@@ -49,7 +53,9 @@ def table(monkeypatch):
 
 def test_dynamo_complete_writes_only_while_the_execution_owns_the_record(table, event):
     payload = event("metadata_input")
-    table.create_awaiting({"imageId": payload["imageId"], "status": "PROCESSING", "objectVersion": payload["objectVersion"]})
+    table.create_awaiting(
+        {"imageId": payload["imageId"], "status": "PROCESSING", "objectVersion": payload["objectVersion"]}
+    )
 
     assert record_image(payload, table, now="2026-11-28T09:00:01Z") == {"status": "COMPLETE"}
     stored = table.get(payload["imageId"])

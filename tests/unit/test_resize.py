@@ -19,7 +19,10 @@ SETTINGS = PipelineSettings(renditions=(Rendition("large", 400), Rendition("smal
 
 
 def event(key: str = "uploads/0123456789abcdef0123456789abcdef/photo.jpg") -> dict:
-    return {"imageId": "0123456789abcdef0123456789abcdef", "source": {"bucket": INPUT, "key": key, "size": 0, "eTag": "e"}}
+    return {
+        "imageId": "0123456789abcdef0123456789abcdef",
+        "source": {"bucket": INPUT, "key": key, "size": 0, "eTag": "e"},
+    }
 
 
 def store_with(data: bytes, key: str = "uploads/0123456789abcdef0123456789abcdef/photo.jpg") -> FakeStore:
@@ -35,8 +38,22 @@ def test_writes_every_rendition_lossless_and_upright_into_one_object():
 
     large_bytes = 16 + 400 * 267 * 3
     assert result["intermediates"] == [
-        {"name": "large", "key": "work/0123456789abcdef0123456789abcdef/renditions.raw", "offset": 0, "length": large_bytes, "width": 400, "height": 267},
-        {"name": "small", "key": "work/0123456789abcdef0123456789abcdef/renditions.raw", "offset": large_bytes, "length": 16 + 100 * 67 * 3, "width": 100, "height": 67},
+        {
+            "name": "large",
+            "key": "work/0123456789abcdef0123456789abcdef/renditions.raw",
+            "offset": 0,
+            "length": large_bytes,
+            "width": 400,
+            "height": 267,
+        },
+        {
+            "name": "small",
+            "key": "work/0123456789abcdef0123456789abcdef/renditions.raw",
+            "offset": large_bytes,
+            "length": 16 + 100 * 67 * 3,
+            "width": 100,
+            "height": 67,
+        },
     ]
     assert store.keys(OUTPUT) == ["work/0123456789abcdef0123456789abcdef/renditions.raw"]  # one PUT per image
     stored = store.objects[(OUTPUT, "work/0123456789abcdef0123456789abcdef/renditions.raw")]
@@ -76,7 +93,12 @@ def test_returns_the_original_facts_for_the_record():
     original = resize_image(event(), store, SETTINGS, OUTPUT)["original"]
 
     assert original["key"] == "uploads/0123456789abcdef0123456789abcdef/photo.jpg"
-    assert (original["format"], original["mime"], original["width"], original["height"]) == ("JPEG", "image/jpeg", 320, 240)
+    assert (original["format"], original["mime"], original["width"], original["height"]) == (
+        "JPEG",
+        "image/jpeg",
+        320,
+        240,
+    )
     assert original["bytes"] == len(data) and len(original["sha256"]) == 64
     assert original["camera"]["gps_present"] is True and "SECRET" not in json.dumps(original)
     assert len(json.dumps(original)) < 2000  # a small Step Functions payload
@@ -103,7 +125,9 @@ def test_a_retry_overwrites_instead_of_accumulating():
     assert store.keys(OUTPUT) == ["work/0123456789abcdef0123456789abcdef/renditions.raw"]
 
 
-@pytest.mark.parametrize(("name", "data", "code"), corpus.refused_files()[::6], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "data", "code"), corpus.refused_files()[::6], ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_a_refused_file_raises_its_code_and_writes_nothing(name, data, code):
     store = store_with(data)
 
@@ -134,7 +158,9 @@ def test_the_copyright_line_rides_along_only_when_kept():
     data = corpus.private_jpeg()
     for keep in (False, True):
         store = store_with(data)
-        result = resize_image(event(), store, PipelineSettings(keep_copyright=keep, watermark=Watermark(text="")), OUTPUT)
+        result = resize_image(
+            event(), store, PipelineSettings(keep_copyright=keep, watermark=Watermark(text="")), OUTPUT
+        )
         info = core.decode_intermediate(part_of(store, result, "large")).info
         assert info.get(core.COPYRIGHT_KEY) == (corpus.SECRETS["copyright"] if keep else None)
 
@@ -145,7 +171,12 @@ def test_intermediate_keys_are_deterministic():
 
 @pytest.mark.parametrize(
     "key",
-    ["uploads/photo.jpg", "elsewhere/0123456789abcdef0123456789abcdef/a.jpg", "uploads/ffffffffffffffffffffffffffffffff/a.jpg", "uploads/0123456789abcdef0123456789abcdef/../x"],
+    [
+        "uploads/photo.jpg",
+        "elsewhere/0123456789abcdef0123456789abcdef/a.jpg",
+        "uploads/ffffffffffffffffffffffffffffffff/a.jpg",
+        "uploads/0123456789abcdef0123456789abcdef/../x",
+    ],
 )
 def test_keys_the_api_did_not_issue_are_refused_before_reading(key: str):
     store = store_with(corpus.oriented(1, "JPEG", width=60, height=40), key)

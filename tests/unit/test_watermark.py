@@ -20,10 +20,20 @@ RENDITIONS = (Rendition("large", 600), Rendition("thumb", 150, "webp", 70), Rend
 SETTINGS = PipelineSettings(renditions=RENDITIONS, watermark=Watermark(min_edge=200))
 
 
-def resized(data: bytes, settings: PipelineSettings = SETTINGS, store: FakeStore | None = None) -> tuple[FakeStore, dict]:
+def resized(
+    data: bytes, settings: PipelineSettings = SETTINGS, store: FakeStore | None = None
+) -> tuple[FakeStore, dict]:
     store = store or FakeStore()
     store.put(INPUT, "uploads/0123456789abcdef0123456789abcdef/p.jpg", data, "image/jpeg")
-    result = resize_image({"imageId": "0123456789abcdef0123456789abcdef", "source": {"bucket": INPUT, "key": "uploads/0123456789abcdef0123456789abcdef/p.jpg"}}, store, settings, OUTPUT)
+    result = resize_image(
+        {
+            "imageId": "0123456789abcdef0123456789abcdef",
+            "source": {"bucket": INPUT, "key": "uploads/0123456789abcdef0123456789abcdef/p.jpg"},
+        },
+        store,
+        settings,
+        OUTPUT,
+    )
     return store, {"imageId": "0123456789abcdef0123456789abcdef", "intermediates": result["intermediates"]}
 
 
@@ -32,7 +42,9 @@ def test_writes_encoded_renditions_with_their_content_type_and_cache_headers():
 
     result = watermark_renditions(event, store, SETTINGS, OUTPUT)
 
-    assert [(r["name"], r["key"], r["format"], r["contentType"], r["width"], r["height"]) for r in result["renditions"]] == [
+    assert [
+        (r["name"], r["key"], r["format"], r["contentType"], r["width"], r["height"]) for r in result["renditions"]
+    ] == [
         ("large", "renditions/0123456789abcdef0123456789abcdef/large.jpg", "jpeg", "image/jpeg", 600, 450),
         ("thumb", "renditions/0123456789abcdef0123456789abcdef/thumb.webp", "webp", "image/webp", 150, 112),
         ("lossless", "renditions/0123456789abcdef0123456789abcdef/lossless.png", "png", "image/png", 300, 225),
@@ -49,7 +61,11 @@ def test_only_renditions_at_or_above_min_edge_are_watermarked():
 
     result = watermark_renditions(event, store, SETTINGS, OUTPUT)
 
-    assert {r["name"]: r["watermarked"] for r in result["renditions"]} == {"large": True, "thumb": False, "lossless": True}
+    assert {r["name"]: r["watermarked"] for r in result["renditions"]} == {
+        "large": True,
+        "thumb": False,
+        "lossless": True,
+    }
 
 
 def test_the_two_steps_produce_exactly_what_render_previews():
@@ -83,7 +99,9 @@ def png_logo() -> bytes:
 
 
 def test_the_logo_is_read_from_the_output_bucket_and_drawn():
-    settings = PipelineSettings(renditions=(Rendition("large", 600, "png"),), watermark=Watermark(text="", logo_key="brand/logo.png", opacity=1))
+    settings = PipelineSettings(
+        renditions=(Rendition("large", 600, "png"),), watermark=Watermark(text="", logo_key="brand/logo.png", opacity=1)
+    )
     store, event = resized(corpus.save(Image.new("RGB", (800, 600), (250, 250, 250)), "PNG"), settings)
     store.put(OUTPUT, "brand/logo.png", png_logo(), "image/png")
 

@@ -1,6 +1,6 @@
 """The whole pipeline on one machine: an embedded AWS emulator plus the local API Gateway.
 
-    with LocalStack() as stack:          # API on 127.0.0.1:3000, AWS on 127.0.0.1:4566
+    with LocalPipeline() as stack:          # API on 127.0.0.1:3000, AWS on 127.0.0.1:3001
         print(stack.api_url, stack.aws_endpoint)
 
 The emulator is moto in server mode with its ASL interpreter switched on, so the state machine
@@ -18,7 +18,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from imgpipe import config
-from imgpipe.local import emulator, presigned
+from imgpipe.local import moto_patches, presigned
 from imgpipe.local.apigw import api_gateway_app
 from imgpipe.local.bridge import EventBridgeTarget
 from imgpipe.local.lambdas import LambdaService, LocalFunction
@@ -35,11 +35,11 @@ def _serve(server: BaseWSGIServer, name: str) -> threading.Thread:
     return thread
 
 
-class LocalStack:
+class LocalPipeline:
     def __init__(
         self,
         api_port: int = 3000,
-        aws_port: int = 4566,
+        aws_port: int = 3001,
         host: str = "127.0.0.1",
         settings: config.PipelineSettings | None = None,
         api_key: str | None = None,
@@ -68,26 +68,29 @@ class LocalStack:
         self.session: Any = None
 
     # ---- lifecycle --------------------------------------------------------------------------------
-    def start(self) -> "LocalStack":
+    def start(self) -> LocalPipeline:
         try:
             return self._start()
         except BaseException:
             self.stop()  # whatever did start (servers, workers, environment) is undone
             raise
 
-    def _start(self) -> "LocalStack":
+    def _start(self) -> LocalPipeline:
         from moto.core.config import default_user_config
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
         default_user_config["stepfunctions"]["execute_state_machine"] = True
-        emulator.tune_moto()
+        moto_patches.tune_moto()
         api_port, aws_port = self._requested_ports
         # The emulator is unauthenticated (it even has a reset endpoint) and moto's interpreter calls
         # it at localhost: it is bound to loopback whatever --host says for the API.
         aws_server = make_server(
             EMULATOR_HOST,
             aws_port,
-            presigned.guard(self.lambdas.wsgi(DomainDispatcherApplication(create_backend_app)), LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]),
+            presigned.guard(
+                self.lambdas.wsgi(DomainDispatcherApplication(create_backend_app)),
+                LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            ),
             threaded=True,
             request_handler=MotoRequestHandler,
         )
@@ -171,7 +174,7 @@ class LocalStack:
 
         default_runtime.cache_clear()
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalPipeline:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -9,7 +9,6 @@ permanent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import Decimal
 from functools import cached_property
 from typing import Any, Protocol
@@ -68,7 +67,9 @@ class S3Store:
         # With an endpoint URL (the local emulator) botocore still uses path style.  Bodies are not
         # hashed into the signature: over HTTPS with the CRC32 checksum that is botocore's default
         # already, and over the emulator's plain HTTP it would hash every 6 MB intermediate again.
-        return _client("s3", signature_version="s3v4", s3={"addressing_style": "virtual", "payload_signing_enabled": False})
+        return _client(
+            "s3", signature_version="s3v4", s3={"addressing_style": "virtual", "payload_signing_enabled": False}
+        )
 
     def get(self, bucket: str, key: str, max_bytes: int) -> bytes:
         try:
@@ -107,7 +108,13 @@ class S3Store:
             "put_object",
             # If-None-Match: * makes the key write-once: one image id is one content, forever, so a
             # reused URL cannot swap the bytes under renditions already made (or cached immutable).
-            Params={"Bucket": bucket, "Key": key, "ContentType": content_type, "ContentLength": content_length, "IfNoneMatch": "*"},
+            Params={
+                "Bucket": bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": content_length,
+                "IfNoneMatch": "*",
+            },
             ExpiresIn=expires_in,
             HttpMethod="PUT",
         )
@@ -185,18 +192,24 @@ class DynamoImages:
 
     def create_awaiting(self, item: dict[str, Any]) -> None:
         try:
-            self.client.put_item(TableName=self.table_name, Item=self._encode(item), ConditionExpression="attribute_not_exists(imageId)")
+            self.client.put_item(
+                TableName=self.table_name, Item=self._encode(item), ConditionExpression="attribute_not_exists(imageId)"
+            )
         except Exception as exc:
             raise classify(exc) from exc
 
     def get(self, image_id: str) -> dict[str, Any] | None:
         try:
-            item = self.client.get_item(TableName=self.table_name, Key=self._key(image_id), ConsistentRead=True).get("Item")
+            item = self.client.get_item(TableName=self.table_name, Key=self._key(image_id), ConsistentRead=True).get(
+                "Item"
+            )
         except Exception as exc:
             raise classify(exc) from exc
         return self._decode(item) if item else None
 
-    def _update(self, image_id: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]) -> bool:
+    def _update(
+        self, image_id: str, update: str, condition: str, names: dict[str, str], values: dict[str, Any]
+    ) -> bool:
         """True if written; False if the condition did not hold."""
         try:
             self.client.update_item(
@@ -218,7 +231,9 @@ class DynamoImages:
         names = {f"#f{i}": name for i, name in enumerate(fields)}
         values = {f":v{i}": value for i, value in enumerate(fields.values())}
         update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields)))
-        if not self._update(image_id, update, "objectVersion = :version", names, {**values, ":version": object_version}):
+        if not self._update(
+            image_id, update, "objectVersion = :version", names, {**values, ":version": object_version}
+        ):
             raise StaleExecution(f"image {image_id} was claimed by a newer upload")
 
     def fail_stale(self, image_id: str, execution_id: str, error: dict[str, str], now: str) -> bool:
@@ -228,10 +243,11 @@ class DynamoImages:
             "SET #status = :failed, #error = :error, failedAt = :now, updatedAt = :now",
             "#status = :processing AND executionId = :execution",
             {"#status": "status", "#error": "error"},
-            {":failed": "FAILED", ":processing": "PROCESSING", ":execution": execution_id, ":error": error, ":now": now},
+            {
+                ":failed": "FAILED",
+                ":processing": "PROCESSING",
+                ":execution": execution_id,
+                ":error": error,
+                ":now": now,
+            },
         )
-
-
-def utc_now(at: datetime | None = None) -> str:
-    """The records' timestamp format (UTC, whole seconds), of ``at`` or of now."""
-    return (at or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")

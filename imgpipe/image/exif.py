@@ -81,7 +81,9 @@ def _capture_time(exif: Image.Exif) -> str | None:
     if not match:
         return None
     year, month, day, hour, minute, second = (int(g) for g in match.groups())
-    if not (1800 <= year <= 2200 and 1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60):
+    if not (
+        1800 <= year <= 2200 and 1 <= month <= 12 and 1 <= day <= 31 and hour <= 23 and minute <= 59 and second <= 60
+    ):
         return None
     stamp = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
     offset = clean_text(sub.get(TAG_OFFSET_TIME_ORIGINAL), 8)
@@ -98,7 +100,7 @@ def _gps_present(im: Image.Image, exif: Image.Exif | None) -> bool:
     xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8", "replace")
-    return bool(isinstance(xmp, bytes) and _XMP_GPS.search(xmp[:1 << 20]))
+    return bool(isinstance(xmp, bytes) and _XMP_GPS.search(xmp[: 1 << 20]))
 
 
 def camera_facts(im: Image.Image) -> dict[str, Any]:

@@ -8,13 +8,17 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from imgpipe.aws import S3Store
+from imgpipe.adapters import S3Store
 from imgpipe.errors import IMAGE_TOO_LARGE, TransientError
 
 
 @pytest.fixture
 def aws_env(monkeypatch):
-    for key, value in {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
@@ -29,9 +33,9 @@ def test_presigned_urls_use_the_regional_host(aws_env):
 
 
 def test_an_endpoint_url_keeps_path_style_for_the_local_emulator(aws_env, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:3001")
     url = urlsplit(S3Store().presign_put("imgpipe-input", "uploads/x/a.jpg", "image/jpeg", 10, 300))
-    assert (url.netloc, url.path) == ("127.0.0.1:4566", "/imgpipe-input/uploads/x/a.jpg")
+    assert (url.netloc, url.path) == ("127.0.0.1:3001", "/imgpipe-input/uploads/x/a.jpg")
 
 
 class EmptyBody:
@@ -39,7 +43,7 @@ class EmptyBody:
         return iter(())
 
 
-@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:4566"])
+@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:3001"])
 def test_puts_carry_a_crc32_checksum_and_do_not_hash_the_body_into_the_signature(aws_env, monkeypatch, endpoint):
     if endpoint:
         monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
