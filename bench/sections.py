@@ -336,7 +336,7 @@ def memory(ctx: Context) -> None:
     include the harness's own high-water mark, inherited across exec on Linux).  It includes the
     interpreter, the engine's libraries and the input bytes; 'after imports' is the same process
     before it read the input."""
-    from imgpipe.config import RESIZE
+    from imgpipe.topology import RESIZE
 
     target_reps = 1 if ctx.quick else 3
     jobs: list[tuple[str, str, str, int]] = [("jpeg24", e, "render", target_reps) for e in ENGINES]
@@ -401,7 +401,7 @@ def handoff(ctx: Context) -> None:
     off) must agree within 0.1 dB, and the direct PSNR / byte identity of the two outputs is shown.
     (2) The hand-off's cost: intermediate encode + decode ms and bytes per rendition.
     (3) The per-step CPU split, for the cost per 1,000 images."""
-    from imgpipe.config import METADATA, RESIZE, WATERMARK
+    from imgpipe.topology import METADATA, RESIZE, WATERMARK
 
     hdir = ctx.workdir / "handoff"
     hdir.mkdir(parents=True, exist_ok=True)
@@ -788,7 +788,7 @@ def codecs(ctx: Context) -> None:
     AVIF max_threads=1).  CPU ms is the median of up to N encodes (slow settings: fewer, ~2 s per
     setting); quality is luma PSNR and 8x8-block SSIM against the unencoded rendition."""
     reps = 1 if ctx.quick else 3
-    from imgpipe.config import WATERMARK
+    from imgpipe.topology import WATERMARK
 
     with Worker("naive", ctx.pin) as w:
         r = w.job(op="codecs", input=ctx.path("jpeg12"), settings=codec_settings(ctx.quick), reps=reps)

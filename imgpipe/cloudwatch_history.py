@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from imgpipe import config
+from imgpipe import topology
 from imgpipe.history import image_id_of
 
 # The stack output naming the state machine's log group (stacks/pipeline_stack.py publishes it).
@@ -147,10 +147,10 @@ def find_log_group(stack_name: str, cfn_client: Any) -> str:
     except Exception as exc:  # botocore ClientError: "Stack with id X does not exist"
         raise HistoryError(f"cannot describe stack {stack_name}: {exc}") from exc
     for output in stacks[0].get("Outputs", []) if stacks else []:
-        if output.get("OutputKey") == config.STATE_MACHINE_LOG_GROUP_OUTPUT:
+        if output.get("OutputKey") == topology.STATE_MACHINE_LOG_GROUP_OUTPUT:
             return output["OutputValue"]
     raise HistoryError(
-        f"stack {stack_name} has no {config.STATE_MACHINE_LOG_GROUP_OUTPUT} output (is it an imgpipe stack?)"
+        f"stack {stack_name} has no {topology.STATE_MACHINE_LOG_GROUP_OUTPUT} output (is it an imgpipe stack?)"
     )
 
 

@@ -20,7 +20,6 @@ PROJECT = "imgpipe"
 UPLOAD_PREFIX = "uploads/"
 RENDITION_PREFIX = "renditions/"
 WORK_PREFIX = "work/"  # lossless hand-off between resize and watermark; expired by lifecycle
-WORK_EXPIRY_DAYS = 1
 
 # Environment variables every function may read.  Names, not values: the values come from the
 # stack (CDK) or from the local runtime.
@@ -204,55 +203,6 @@ class Resources:
 
 
 @dataclass(frozen=True)
-class Step:
-    """One Lambda function.  ``module`` is importable both locally (``functions.<module>``) and on
-    Lambda, where the asset root is ``functions/`` and the handler string is ``<module>.handler``."""
-
-    name: str
-    memory_mb: int
-    timeout_s: int
-    description: str
-
-    @property
-    def package(self) -> str:
-        return self.name  # functions/<name>/
-
-    @property
-    def lambda_handler(self) -> str:
-        return f"{self.package}.handler.handler"
-
-    @property
-    def local_module(self) -> str:
-        return f"functions.{self.package}.handler"
-
-    @property
-    def service_name(self) -> str:
-        return f"{PROJECT}-{self.name}"
-
-
-# Timeouts x (1 + 2 retries) + backoff stay under EXPRESS_MAX_DURATION_S: an Express execution
-# that hits its 5-minute limit ends without running the failure branch (tests/unit/test_config.py).
-EXPRESS_MAX_DURATION_S = 300
-# Memory is sized from the pixel limit (a 50 MP RGBA frame is 200 MB; see docs/performance.md).
-RESIZE = Step("resize", memory_mb=1769, timeout_s=30, description="Decode, orient and resize to lossless intermediates")
-WATERMARK = Step("watermark", memory_mb=1024, timeout_s=30, description="Watermark and encode the renditions")
-METADATA = Step("metadata", memory_mb=256, timeout_s=10, description="Write the image record")
-API = Step("api", memory_mb=256, timeout_s=10, description="Presigned upload URLs and image status")
-STEPS = (RESIZE, WATERMARK, METADATA, API)
-WORKFLOW_STEPS = (RESIZE, WATERMARK, METADATA)
-
-# Substitution keys used in statemachine/pipeline.asl.json; the stack and the local runtime both
-# fill them from definition_substitutions().
-STATE_MACHINE_FILE = "statemachine/pipeline.asl.json"
-
-
-def definition_substitutions(function_arns: Mapping[str, str], table_name: str) -> dict[str, str]:
-    subs = {f"{step.name.capitalize()}FunctionArn": function_arns[step.name] for step in WORKFLOW_STEPS}
-    subs["TableName"] = table_name
-    return subs
-
-
-@dataclass(frozen=True)
 class Route:
     """One API resource: API Gateway (stacks/api.py) and the local twin (imgpipe/local/apigw.py)
     both build theirs from API_ROUTES; docs/openapi.yaml describes the same list."""
@@ -270,28 +220,19 @@ API_ROUTES = (
     Route("GET", "/upload-url", required_query=("filename", "contentType", "size")),
     Route("GET", "/images/{imageId}"),
 )
-API_STAGE = "prod"
-# CORS preflight, answered by API Gateway itself (stacks/api.py) and by the local twin alike.
+# The API's CORS origin: the API function puts it on every response (the preflight is in topology).
 API_CORS_ALLOW_ORIGIN = "*"
-API_CORS_ALLOW_HEADERS = ("Content-Type", "X-Api-Key")
-API_CORS_ALLOW_METHODS = ("GET", "OPTIONS")
-API_CORS_MAX_AGE_S = 600
-STATE_MACHINE_LOG_GROUP_OUTPUT = "StateMachineLogGroup"  # the stack output `imgpipe history --stack` reads
+
+
+# An Express execution's hard limit; the API also uses it to tell a stuck record from a slow one.
+EXPRESS_MAX_DURATION_S = 300
+
+# The image table's partition key and its TTL attribute (the table, the adapters, the ASL).
+TABLE_KEY = "imageId"
+TABLE_TTL_ATTRIBUTE = "ttl"
 
 # Status values of an image record; the API and the state machine share them.
 AWAITING_UPLOAD = "AWAITING_UPLOAD"
 PROCESSING = "PROCESSING"
 COMPLETE = "COMPLETE"
 FAILED = "FAILED"
-
-
-def object_created_pattern(input_bucket: str) -> dict[str, Any]:
-    """The EventBridge pattern that starts the state machine (the CDK rule and the local rule)."""
-    return {
-        "source": ["aws.s3"],
-        "detail-type": ["Object Created"],
-        "detail": {
-            "bucket": {"name": [input_bucket]},
-            "object": {"key": [{"prefix": UPLOAD_PREFIX}]},
-        },
-    }

@@ -21,7 +21,6 @@ class PermanentError(Exception):
         return type(self).__name__
 
 
-
 class NOT_AN_IMAGE(PermanentError):
     """The bytes are not an image of any kind we can recognise."""
 

@@ -14,7 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from imgpipe import config
+from imgpipe import config, topology
 
 from .context import DeployOptions
 from .nag import acknowledge
@@ -87,7 +87,7 @@ class Api(Construct):
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(
-                stage_name=config.API_STAGE,
+                stage_name=topology.API_STAGE,
                 throttling_rate_limit=STAGE_RATE_LIMIT,
                 throttling_burst_limit=STAGE_BURST_LIMIT,
                 tracing_enabled=True,
@@ -103,7 +103,7 @@ class Api(Construct):
         self.execution_logs = logs.LogGroup(
             self,
             "ExecutionLogs",
-            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{config.API_STAGE}",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.rest_api.rest_api_id}/{topology.API_STAGE}",
             retention=options.log_retention,
             removal_policy=options.removal_policy,
         )
@@ -149,9 +149,9 @@ class Api(Construct):
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
         cors = dict(
             allow_origins=[config.API_CORS_ALLOW_ORIGIN],
-            allow_methods=list(config.API_CORS_ALLOW_METHODS),
-            allow_headers=list(config.API_CORS_ALLOW_HEADERS),
-            max_age=Duration.seconds(config.API_CORS_MAX_AGE_S),
+            allow_methods=list(topology.API_CORS_ALLOW_METHODS),
+            allow_headers=list(topology.API_CORS_ALLOW_HEADERS),
+            max_age=Duration.seconds(topology.API_CORS_MAX_AGE_S),
         )
 
         # One method per route of config.API_ROUTES, the list the local twin serves too.

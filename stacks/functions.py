@@ -1,4 +1,4 @@
-"""The four Lambda functions of ``imgpipe.config.STEPS``, their layers, log groups and roles.
+"""The four Lambda functions of ``imgpipe.topology.STEPS``, their layers, log groups and roles.
 
 Each function gets its own role holding exactly what its handler calls (see ``_grant_*``):
 no AWS managed policy, no bucket-wide or table-wide wildcards.
@@ -13,8 +13,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from imgpipe import config
-from imgpipe.config import Resources, Step
+from imgpipe import config, topology
+from imgpipe.config import Resources
+from imgpipe.topology import Step
 
 from .context import DeployOptions, powertools_ssm_parameter
 from .layer import image_layer_code, requirements
@@ -67,26 +68,26 @@ class Functions(Construct):
         }
 
         self.functions: dict[str, lambda_.Function] = {}
-        for step in config.STEPS:
+        for step in topology.STEPS:
             self.functions[step.name] = self._function(step, environment, options)
         # A deployment updates the reader of the resize → watermark hand-off before its writer: an
         # image resized by new code must not meet old watermark code (docs/decisions.md, "One
         # intermediate object per image"); new watermark code reads what old resize code wrote.
-        self.functions[config.RESIZE.name].node.add_dependency(self.functions[config.WATERMARK.name])
+        self.functions[topology.RESIZE.name].node.add_dependency(self.functions[topology.WATERMARK.name])
 
         grants = {
-            config.RESIZE.name: self._grant_resize,
-            config.WATERMARK.name: self._grant_watermark,
-            config.METADATA.name: self._grant_metadata,
-            config.API.name: self._grant_api,
+            topology.RESIZE.name: self._grant_resize,
+            topology.WATERMARK.name: self._grant_watermark,
+            topology.METADATA.name: self._grant_metadata,
+            topology.API.name: self._grant_api,
         }
         missing = set(self.functions) - set(grants)
-        if missing:  # a new step in config.STEPS must be given its permissions here
+        if missing:  # a new step in topology.STEPS must be given its permissions here
             raise ValueError(f"no permissions defined for steps {sorted(missing)}")
         for name, grant in grants.items():
             grant(self.functions[name], storage, table, options)
 
-        for step in config.STEPS:
+        for step in topology.STEPS:
             self._acknowledge(self.functions[step.name])
 
     # ---- one function ----------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from imgpipe import config
+from imgpipe import topology
 
 from .api import Api
 from .context import DeployOptions
@@ -47,7 +47,7 @@ class PipelineStack(Stack):
             "OutputBucketName": (self.storage.output_bucket.bucket_name, "Renditions are written here"),
             "TableName": (self.table.table.table_name, "Image records"),
             "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "Express state machine"),
-            config.STATE_MACHINE_LOG_GROUP_OUTPUT: (
+            topology.STATE_MACHINE_LOG_GROUP_OUTPUT: (
                 self.workflow.log_group.log_group_name,
                 "Execution history of the Express workflow (imgpipe history --stack <name>)",
             ),

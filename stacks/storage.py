@@ -7,7 +7,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from imgpipe.config import WORK_EXPIRY_DAYS, WORK_PREFIX
+from imgpipe.config import WORK_PREFIX
+from imgpipe.topology import WORK_EXPIRY_DAYS
 
 from .context import DeployOptions
 

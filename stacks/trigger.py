@@ -9,7 +9,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from imgpipe import config
+from imgpipe import config, topology
 
 from .context import DeployOptions
 from .nag import acknowledge
@@ -55,7 +55,7 @@ class Trigger(Construct):
         )
 
         # The pattern is config's, shared with the local runtime's rule.
-        pattern = config.object_created_pattern(storage.input_bucket.bucket_name)
+        pattern = topology.object_created_pattern(storage.input_bucket.bucket_name)
         unknown = set(pattern) - {"source", "detail-type", "detail"}
         if unknown:
             raise ValueError(f"object_created_pattern has fields this stack does not map: {sorted(unknown)}")

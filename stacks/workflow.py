@@ -1,5 +1,5 @@
 """The Express state machine: statemachine/pipeline.asl.json, the very file the local runtime runs,
-with its ``${...}`` placeholders filled by ``config.definition_substitutions``."""
+with its ``${...}`` placeholders filled by ``topology.definition_substitutions``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from imgpipe import config
+from imgpipe import topology
 
 from .context import DeployOptions
 from .functions import Functions
@@ -17,7 +17,7 @@ from .nag import acknowledge
 from .packaging import REPO_ROOT
 from .table import ImageTable
 
-DEFINITION_FILE = REPO_ROOT / config.STATE_MACHINE_FILE
+DEFINITION_FILE = REPO_ROOT / topology.STATE_MACHINE_FILE
 
 
 class Workflow(Construct):
@@ -44,13 +44,13 @@ class Workflow(Construct):
             removal_policy=options.removal_policy,
         )
 
-        workflow_functions = {step.name: functions.functions[step.name] for step in config.WORKFLOW_STEPS}
+        workflow_functions = {step.name: functions.functions[step.name] for step in topology.WORKFLOW_STEPS}
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
             state_machine_type=sfn.StateMachineType.EXPRESS,
             definition_body=sfn.DefinitionBody.from_file(str(DEFINITION_FILE)),
-            definition_substitutions=config.definition_substitutions(
+            definition_substitutions=topology.definition_substitutions(
                 {name: fn.function_arn for name, fn in workflow_functions.items()}, table.table.table_name
             ),
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),

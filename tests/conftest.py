@@ -13,3 +13,16 @@ def load_event(name: str) -> dict:
 @pytest.fixture
 def event():
     return load_event
+
+
+# Each test directory is one tier (pyproject.toml registers the markers; the Makefile runs them).
+TIERS = {"unit": "unit", "image": "unit", "local": "local", "infra": "infra", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    tests_dir = Path(__file__).parent
+    for item in items:
+        tier = TIERS.get(item.path.relative_to(tests_dir).parts[0])
+        if tier is None:
+            raise pytest.UsageError(f"{item.nodeid}: tests live in one of {sorted(set(TIERS))}/ (a tier)")
+        item.add_marker(tier)

@@ -16,14 +16,8 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
-from imgpipe.config import (
-    API_CORS_ALLOW_HEADERS,
-    API_CORS_ALLOW_METHODS,
-    API_CORS_ALLOW_ORIGIN,
-    API_CORS_MAX_AGE_S,
-    API_ROUTES,
-    Route,
-)
+from imgpipe.config import API_CORS_ALLOW_ORIGIN, API_ROUTES, Route
+from imgpipe.topology import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S
 from imgpipe.local.lambdas import LambdaService
 
 STAGE = "local"

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from imgpipe.config import Step
 from imgpipe.local.provision import ROOT
+from imgpipe.topology import Step
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

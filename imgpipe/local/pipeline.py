@@ -17,7 +17,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from imgpipe import config
+from imgpipe import config, topology
 from imgpipe.local import moto_patches, presigned
 from imgpipe.local.apigw import api_gateway_app
 from imgpipe.local.bridge import EventBridgeTarget
@@ -61,7 +61,7 @@ class LocalPipeline:
         self.lambdas = LambdaService(
             [
                 LocalFunction(step, self.names.function_name(step), self.names.function_arn(step))
-                for step in config.STEPS
+                for step in topology.STEPS
             ]
         )
         self.target: EventBridgeTarget | None = None
@@ -106,7 +106,7 @@ class LocalPipeline:
         # the first image does not pay for it.
         threading.Thread(target=lambda: [boto3.client(s) for s in ("dynamodb", "lambda")], daemon=True).start()
 
-        api = api_gateway_app(self.lambdas, self.names.function_name(config.API), self.api_key)
+        api = api_gateway_app(self.lambdas, self.names.function_name(topology.API), self.api_key)
         api_server = make_server(self.host, api_port, api, threaded=True)
         self._servers.append((api_server, _serve(api_server, "api-gateway")))
         return self

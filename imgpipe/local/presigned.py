@@ -34,9 +34,7 @@ def check(environ: dict[str, Any], secret_key: str, now: datetime.datetime | Non
         return None
     try:
         access_key, date, region, service, _ = params["X-Amz-Credential"].split("/")
-        signed_at = datetime.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(
-            tzinfo=datetime.UTC
-        )
+        signed_at = datetime.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
         expires = int(params["X-Amz-Expires"])
         signed_headers = params["X-Amz-SignedHeaders"].split(";")
     except (KeyError, ValueError):

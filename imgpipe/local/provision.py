@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imgpipe import config
+from imgpipe import config, topology
 
 ACCOUNT = "123456789012"
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,10 +25,10 @@ class LocalNames:
     rule: str = f"{config.PROJECT}-object-created"
     role: str = f"{config.PROJECT}-local"
 
-    def function_name(self, step: config.Step) -> str:
+    def function_name(self, step: topology.Step) -> str:
         return f"{config.PROJECT}-{step.name}"
 
-    def function_arn(self, step: config.Step) -> str:
+    def function_arn(self, step: topology.Step) -> str:
         return f"arn:aws:lambda:{self.region}:{ACCOUNT}:function:{self.function_name(step)}"
 
     @property
@@ -42,9 +42,9 @@ class LocalNames:
 
 def load_definition(names: LocalNames) -> str:
     """The ASL file with its ${…} substitutions filled, as DefinitionBody.from_file does on AWS."""
-    text = (ROOT / config.STATE_MACHINE_FILE).read_text()
-    arns = {step.name: names.function_arn(step) for step in config.WORKFLOW_STEPS}
-    for key, value in config.definition_substitutions(arns, names.table).items():
+    text = (ROOT / topology.STATE_MACHINE_FILE).read_text()
+    arns = {step.name: names.function_arn(step) for step in topology.WORKFLOW_STEPS}
+    for key, value in topology.definition_substitutions(arns, names.table).items():
         text = text.replace("${" + key + "}", value)
     json.loads(text)  # fail here, not in the emulator, if a substitution broke the JSON
     return text
@@ -57,7 +57,9 @@ def provision(session: Any, names: LocalNames) -> str:
         s3.create_bucket(Bucket=bucket)
         s3.put_public_access_block(
             Bucket=bucket,
-            PublicAccessBlockConfiguration=dict.fromkeys(("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True),
+            PublicAccessBlockConfiguration=dict.fromkeys(
+                ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
+            ),
         )
     # Browsers PUT to presigned URLs and GET renditions directly, as they would on AWS.
     s3.put_bucket_cors(
@@ -111,7 +113,7 @@ def provision(session: Any, names: LocalNames) -> str:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
     events = session.client("events")
-    events.put_rule(Name=names.rule, EventPattern=json.dumps(config.object_created_pattern(names.input_bucket)))
+    events.put_rule(Name=names.rule, EventPattern=json.dumps(topology.object_created_pattern(names.input_bucket)))
     events.put_targets(Rule=names.rule, Targets=[{"Id": "pipeline", "Arn": queue_arn}])
 
     role_arn = session.client("iam").create_role(

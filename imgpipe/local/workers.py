@@ -19,9 +19,9 @@ import threading
 import warnings
 from typing import IO, Any
 
-from imgpipe.config import STEPS, Step
 from imgpipe.local.lambdas import InvokeResult, LocalLambdaContext, call_handler, timed_out
 from imgpipe.local.provision import ROOT
+from imgpipe.topology import STEPS, Step
 
 WARM_UP_TIMEOUT_S = 60
 

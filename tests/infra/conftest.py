@@ -15,9 +15,6 @@ import pytest
 from infra_support import CONTEXT, STACK_NAME, Synth
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "network: needs PyPI (pip downloads wheels); part of the normal run")
-
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:

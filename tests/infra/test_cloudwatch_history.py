@@ -14,7 +14,7 @@ from botocore.validate import ParamValidator
 from moto import mock_aws
 
 from imgpipe import cloudwatch_history as history
-from imgpipe import config
+from imgpipe import topology
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -157,7 +157,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
             TemplateBody=json.dumps(
                 {
                     "Resources": {"Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": LOG_GROUP}}},
-                    "Outputs": {config.STATE_MACHINE_LOG_GROUP_OUTPUT: {"Value": {"Ref": "Logs"}}},
+                    "Outputs": {topology.STATE_MACHINE_LOG_GROUP_OUTPUT: {"Value": {"Ref": "Logs"}}},
                 }
             ),
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from infra_support import REPO_ROOT
 
-from imgpipe import config
+from imgpipe import topology
 from stacks import layer, packaging
 
 LAMBDA_PYTHON = packaging.lambda_python()
@@ -103,9 +103,9 @@ print(json.dumps({name: getattr(mod, "__file__", None) for name, mod in sys.modu
 
 
 @pytest.mark.network
-@pytest.mark.parametrize("step", config.STEPS, ids=lambda s: s.name)
+@pytest.mark.parametrize("step", topology.STEPS, ids=lambda s: s.name)
 def test_each_handler_imports_from_its_code_asset_and_the_layer_alone(
-    step: config.Step, built_layer: Path, tmp_path: Path
+    step: topology.Step, built_layer: Path, tmp_path: Path
 ) -> None:
     asset_dir = packaging.build_function_code(step, tmp_path)  # what the function's bundling ships
     handler_module = step.lambda_handler.rsplit(".", 1)[0]
@@ -159,8 +159,8 @@ def test_runtime_python_loads_layer_bytecode_without_reading_the_source(built_la
     assert result.stdout.split()[0] == "PermanentError"
 
 
-@pytest.mark.parametrize("step", config.STEPS, ids=lambda s: s.name)
-def test_function_asset_is_the_step_package_with_its_bytecode(step: config.Step, tmp_path: Path) -> None:
+@pytest.mark.parametrize("step", topology.STEPS, ids=lambda s: s.name)
+def test_function_asset_is_the_step_package_with_its_bytecode(step: topology.Step, tmp_path: Path) -> None:
     out = packaging.build_function_code(step, tmp_path)
     shipped = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     sources = {p for p in shipped if not p.endswith(".pyc")}
@@ -169,7 +169,7 @@ def test_function_asset_is_the_step_package_with_its_bytecode(step: config.Step,
     assert sources == own | {"__init__.py"}
     assert {f"{step.package}/handler.py", f"{step.package}/logic.py"} <= sources
     assert not any(
-        p.startswith(other.package + "/") for other in config.STEPS if other.package != step.package for p in shipped
+        p.startswith(other.package + "/") for other in topology.STEPS if other.package != step.package for p in shipped
     )
     if LAMBDA_PYTHON is not None:
         pyc = out / step.package / "__pycache__" / "handler.cpython-312.pyc"
@@ -184,11 +184,11 @@ def test_bytecode_is_compiled_for_the_functions_runtime() -> None:
 
 
 def test_asset_hashes_change_when_bytecode_does(monkeypatch: pytest.MonkeyPatch) -> None:
-    layer_before, function_before = layer.content_hash(), packaging.function_hash(config.RESIZE)
+    layer_before, function_before = layer.content_hash(), packaging.function_hash(topology.RESIZE)
     monkeypatch.setattr(layer, "bytecode_marker", lambda: "bytecode:test")
     monkeypatch.setattr(packaging, "bytecode_marker", lambda: "bytecode:test")
     assert layer.content_hash() != layer_before
-    assert packaging.function_hash(config.RESIZE) != function_before
+    assert packaging.function_hash(topology.RESIZE) != function_before
 
 
 def test_layer_pins_pillow_as_pyproject_does() -> None:

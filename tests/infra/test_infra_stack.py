@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match
 from infra_support import LOG_RETENTION_DAYS, REPO_ROOT, SETTINGS, STACK_NAME, Synth
 
-from imgpipe import config
+from imgpipe import config, topology
 from imgpipe.config import PipelineSettings
 
 ROUTES_IN_BRIEF = {"/upload-url": {"get"}, "/images/{imageId}": {"get"}}
@@ -21,10 +21,10 @@ def functions_by_step(synth: Synth) -> dict[str, dict[str, Any]]:
     found = {}
     for fn in synth.resources("AWS::Lambda::Function").values():
         name = fn["Properties"].get("FunctionName", "")
-        for step in config.STEPS:
+        for step in topology.STEPS:
             if name == f"{STACK_NAME}-{step.name}":
                 found[step.name] = fn["Properties"]
-    assert set(found) == {s.name for s in config.STEPS}
+    assert set(found) == {s.name for s in topology.STEPS}
     return found
 
 
@@ -112,7 +112,7 @@ def test_state_machine_logs_every_event_with_execution_data_to_its_output_log_gr
     assert logging["Destinations"] == [
         {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": [log_group_id, "Arn"]}}}
     ]
-    assert synth.template["Outputs"][config.STATE_MACHINE_LOG_GROUP_OUTPUT]["Value"] == {"Ref": log_group_id}
+    assert synth.template["Outputs"][topology.STATE_MACHINE_LOG_GROUP_OUTPUT]["Value"] == {"Ref": log_group_id}
     assert synth.resource(log_group_id)["Properties"]["RetentionInDays"] == LOG_RETENTION_DAYS
 
 
@@ -128,7 +128,7 @@ def test_state_machine_definition_after_substitution_equals_the_asl_file(synth: 
     manifest = json.loads((synth.outdir / f"{STACK_NAME}.assets.json").read_text())
     (asset,) = [a for a in manifest["files"].values() if key in json.dumps(a["destinations"])]
     deployed = (synth.outdir / asset["source"]["path"]).read_text()
-    source = (REPO_ROOT / config.STATE_MACHINE_FILE).read_text()
+    source = (REPO_ROOT / topology.STATE_MACHINE_FILE).read_text()
 
     subs = props["DefinitionSubstitutions"]
     placeholders = set(re.findall(r"\$\{(\w+)\}", source))
@@ -141,8 +141,8 @@ def test_state_machine_definition_after_substitution_equals_the_asl_file(synth: 
         return json.loads(re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text))
 
     fn_ids = function_logical_ids(synth)
-    expected = config.definition_substitutions(
-        {step.name: render({"Fn::GetAtt": [fn_ids[step.name], "Arn"]}) for step in config.WORKFLOW_STEPS},
+    expected = topology.definition_substitutions(
+        {step.name: render({"Fn::GetAtt": [fn_ids[step.name], "Arn"]}) for step in topology.WORKFLOW_STEPS},
         render({"Ref": synth.logical_id(synth.stack.table.table)}),
     )
     assert {k: render(v) for k, v in subs.items()} == expected
@@ -156,7 +156,7 @@ def test_state_machine_definition_after_substitution_equals_the_asl_file(synth: 
 def test_rule_matches_object_created_under_upload_prefix_of_input_bucket(synth: Synth) -> None:
     (rule,) = synth.resources("AWS::Events::Rule").values()
     input_bucket = {"Ref": synth.logical_id(synth.stack.storage.input_bucket)}
-    assert rule["Properties"]["EventPattern"] == config.object_created_pattern(input_bucket)  # type: ignore[arg-type]
+    assert rule["Properties"]["EventPattern"] == topology.object_created_pattern(input_bucket)  # type: ignore[arg-type]
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
@@ -197,7 +197,7 @@ def test_dead_letter_queue_is_encrypted_and_ssl_only(synth: Synth) -> None:
 # ---- functions -----------------------------------------------------------------------------------
 def test_every_function_is_python312_on_arm64_with_active_tracing_and_json_logs(synth: Synth) -> None:
     functions = synth.resources("AWS::Lambda::Function")
-    assert len(functions) == len(config.STEPS)
+    assert len(functions) == len(topology.STEPS)
     for fn in functions.values():
         props = fn["Properties"]
         assert props["Runtime"] == "python3.12"
@@ -208,7 +208,7 @@ def test_every_function_is_python312_on_arm64_with_active_tracing_and_json_logs(
 
 def test_function_handlers_memory_and_timeouts_equal_config(synth: Synth) -> None:
     functions = functions_by_step(synth)
-    for step in config.STEPS:
+    for step in topology.STEPS:
         props = functions[step.name]
         assert props["Handler"] == step.lambda_handler
         assert props["MemorySize"] == step.memory_mb
@@ -219,7 +219,7 @@ def test_function_handlers_memory_and_timeouts_equal_config(synth: Synth) -> Non
 def test_function_environment_comes_from_config_and_context(synth: Synth) -> None:
     expected_settings = PipelineSettings.from_mapping(SETTINGS).to_json()
     storage, table = synth.stack.storage, synth.stack.table
-    for step in config.STEPS:
+    for step in topology.STEPS:
         env = functions_by_step(synth)[step.name]["Environment"]["Variables"]
         assert env == {
             config.ENV_INPUT_BUCKET: {"Ref": synth.logical_id(storage.input_bucket)},
@@ -252,8 +252,8 @@ def test_functions_use_the_tested_powertools_release_and_the_image_layer(synth: 
 
 
 def test_a_deployment_updates_the_watermark_function_before_the_resize_function(synth: Synth) -> None:
-    resize = synth.logical_id(synth.stack.functions.functions[config.RESIZE.name])
-    watermark = synth.logical_id(synth.stack.functions.functions[config.WATERMARK.name])
+    resize = synth.logical_id(synth.stack.functions.functions[topology.RESIZE.name])
+    watermark = synth.logical_id(synth.stack.functions.functions[topology.WATERMARK.name])
     assert watermark in synth.resource(resize).get("DependsOn", [])
 
 
@@ -269,7 +269,7 @@ def test_each_function_has_its_own_code_asset(synth: Synth) -> None:
         assert asset["source"]["packaging"] == "zip"
         assert props["Handler"] == f"{name}.handler.handler"
         keys[name] = key
-    assert len(set(keys.values())) == len(config.STEPS) == len(keys)
+    assert len(set(keys.values())) == len(topology.STEPS) == len(keys)
 
 
 def test_function_log_groups_have_the_configured_retention(synth: Synth) -> None:
@@ -336,7 +336,7 @@ def test_bucket_lifecycles_abort_multipart_uploads_and_expire_work_objects(synth
     ]
     assert abort in output_rules
     assert {
-        "ExpirationInDays": config.WORK_EXPIRY_DAYS,
+        "ExpirationInDays": topology.WORK_EXPIRY_DAYS,
         "Id": "expire-work",
         "Prefix": config.WORK_PREFIX,
         "Status": "Enabled",
@@ -413,7 +413,7 @@ def test_api_routes_match_the_documented_routes(synth: Synth) -> None:
 
 
 def test_api_methods_require_an_api_key_and_proxy_to_the_api_function(synth: Synth) -> None:
-    api_fn = synth.logical_id(synth.stack.functions.functions[config.API.name])
+    api_fn = synth.logical_id(synth.stack.functions.functions[topology.API.name])
     methods = [m["Properties"] for m in synth.resources("AWS::ApiGateway::Method").values()]
     routed = [m for m in methods if m["HttpMethod"] != "OPTIONS"]
     assert routed
@@ -515,7 +515,7 @@ def test_stage_is_the_one_documented_in_openapi(synth: Synth) -> None:
 
 def test_stack_outputs(synth: Synth) -> None:
     assert set(synth.template["Outputs"]) == {
-        "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn", config.STATE_MACHINE_LOG_GROUP_OUTPUT,
+        "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn", topology.STATE_MACHINE_LOG_GROUP_OUTPUT,
     }  # fmt: skip
 
 
@@ -579,7 +579,7 @@ def test_each_function_role_holds_exactly_what_its_handler_calls(synth: Synth) -
             ("dynamodb:UpdateItem", table),  # fail_stale: a PROCESSING record older than Express allows
         },
     }
-    assert set(expected) == {s.name for s in config.STEPS}
+    assert set(expected) == {s.name for s in topology.STEPS}
     for name, extra in expected.items():
         assert grants(role_statements(synth, fns[name].role)) == expected_for(name, extra), name
 
@@ -589,7 +589,7 @@ def test_state_machine_role_invokes_only_the_workflow_functions_and_updates_the_
     fn_ids = function_logical_ids(synth)
     scoped = {(a, r) for a, r in grants(statements) if r != '"*"'}
     assert scoped == {
-        *(("lambda:InvokeFunction", getatt(fn_ids[step.name])) for step in config.WORKFLOW_STEPS),
+        *(("lambda:InvokeFunction", getatt(fn_ids[step.name])) for step in topology.WORKFLOW_STEPS),
         ("dynamodb:UpdateItem", getatt(synth.logical_id(synth.stack.table.table))),
     }
 

@@ -8,8 +8,8 @@ import os
 
 import psutil
 
-from imgpipe.config import METADATA
 from imgpipe.local.workers import WorkerPool, serve
+from imgpipe.topology import METADATA
 
 
 def test_the_stack_runs_handlers_outside_the_test_process(stack, client, photo):

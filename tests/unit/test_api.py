@@ -149,9 +149,7 @@ def test_a_stuck_check_that_loses_the_race_shows_the_finished_record(api: Api):
         return False
 
     api.images.fail_stale = finished_meanwhile
-    assert (
-        image_status(api, image_id, now=datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC))["status"] == "COMPLETE"
-    )
+    assert image_status(api, image_id, now=datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC))["status"] == "COMPLETE"
 
 
 def test_unknown_or_malformed_ids_are_not_found(api: Api):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from imgpipe import config
+from imgpipe import config, topology
 from imgpipe.config import PipelineSettings, SettingsError
 
-DEFINITION = json.loads((Path(__file__).resolve().parents[2] / config.STATE_MACHINE_FILE).read_text())
-STEP_BY_SUBSTITUTION = {"${" + f"{s.name.capitalize()}FunctionArn" + "}": s for s in config.WORKFLOW_STEPS}
+DEFINITION = json.loads((Path(__file__).resolve().parents[2] / topology.STATE_MACHINE_FILE).read_text())
+STEP_BY_SUBSTITUTION = {"${" + f"{s.name.capitalize()}FunctionArn" + "}": s for s in topology.WORKFLOW_STEPS}
 
 
 def worst_case_seconds(state: dict) -> float:

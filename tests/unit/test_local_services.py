@@ -8,9 +8,9 @@ import threading
 import pytest
 from werkzeug.test import Client as WsgiClient
 
-from imgpipe.config import Step
 from imgpipe.local.apigw import api_gateway_app
 from imgpipe.local.lambdas import LambdaService, LocalFunction, function_name_from
+from imgpipe.topology import Step
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-api"
 
