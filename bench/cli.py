@@ -32,7 +32,9 @@ SECTIONS = {
 TITLES = {
     "speed": "CPU time per input x engine (median, single-threaded, warm workers, interleaved)",
     "quality": "Quality: luma PSNR per rendition vs full-decode LANCZOS reference (watermark off, JPEG q85)",
-    "routes": "Stock-Pillow routes to the large rendition: CPU against quality (why the CPU targets stand where they do)",
+    "routes": (
+        "Stock-Pillow routes to the large rendition: CPU against quality (why the CPU targets stand where they do)"
+    ),
     "memory": "Peak RSS of a fresh process (VmHWM of the child)",
     "handoff": "Resize -> watermark hand-off: generational loss, intermediate cost, step split and cost",
     "coldstart": "Cold start: import handler + create clients vs import boto3 + s3 client (fresh process each)",
@@ -64,7 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _git(*cmd: str) -> str:
     try:
-        return subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        done = subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True, timeout=10, check=False)
+        return done.stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return ""
 
@@ -73,9 +76,9 @@ def environment() -> dict[str, Any]:
     env: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
     try:
         env["cpu_model"] = next(
-            l.split(":", 1)[1].strip()
-            for l in Path("/proc/cpuinfo").read_text().splitlines()
-            if l.startswith("model name")
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
         )
     except (OSError, StopIteration):
         env["cpu_model"] = platform.processor()
@@ -85,9 +88,17 @@ def environment() -> dict[str, Any]:
     env["pillow"] = pillow
     env["libjpeg"] = features.version("jpg")
     env["libjpeg_turbo"] = features.check("libjpeg_turbo")
+    probe = "import pyvips;print(pyvips.__version__, '%d.%d.%d' % tuple(pyvips.version(i) for i in range(3)))"
     try:  # version only; the workers import pyvips themselves with VIPS_CONCURRENCY=1
-        out = subprocess.run([sys.executable, "-c", "import pyvips;print(pyvips.__version__, '%d.%d.%d' % tuple(pyvips.version(i) for i in range(3)))"],
-                             capture_output=True, text=True, timeout=60, env={**os.environ, "VIPS_CONCURRENCY": "1"}).stdout.split()  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "VIPS_CONCURRENCY": "1"},
+            check=False,
+        )
+        out = done.stdout.split()
         env["pyvips"], env["libvips"] = out[0], out[1]
     except (OSError, IndexError, subprocess.TimeoutExpired):
         env["pyvips"] = env["libvips"] = "unavailable"
@@ -100,9 +111,9 @@ def compare(old_path: str, new: dict[str, Any]) -> None:
     old = json.loads(Path(old_path).read_text())
     a, b = old.get("headline", {}), new.get("headline", {})
     keys = [k for k in b if k in a and isinstance(a[k], (int, float)) and isinstance(b[k], (int, float))]
-    print(
-        f"\n== Compare with {old_path} ({old.get('meta', {}).get('timestamp', '?')}, commit {old.get('meta', {}).get('environment', {}).get('git_commit', '?')})"
-    )
+    meta = old.get("meta", {})
+    commit = meta.get("environment", {}).get("git_commit", "?")
+    print(f"\n== Compare with {old_path} ({meta.get('timestamp', '?')}, commit {commit})")
     rows = []
     for k in keys:
         ratio = b[k] / a[k] if a[k] not in (0, None) else math.nan
@@ -130,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
           f"measured processes {'pinned to CPU ' + str(pin) if pin is not None else 'not pinned'}")  # fmt: skip
     env = environment()
     env["loadavg_start"] = os.getloadavg()[0]
-    print(f"  {env['cpu_model']} x{env['cpus']}, Python {env['python']}, Pillow {env['pillow']} (libjpeg-turbo {env['libjpeg']}), "
-          f"pyvips {env['pyvips']} / libvips {env['libvips']}, commit {env['git_commit']}{' + uncommitted imgpipe/ or functions/ changes' if env['git_dirty_imgpipe'] else ''}")  # fmt: skip
+    dirty = " + uncommitted imgpipe/ or functions/ changes" if env["git_dirty_imgpipe"] else ""
+    print(f"  {env['cpu_model']} x{env['cpus']}, Python {env['python']}, "
+          f"Pillow {env['pillow']} (libjpeg-turbo {env['libjpeg']}), "
+          f"pyvips {env['pyvips']} / libvips {env['libvips']}, commit {env['git_commit']}{dirty}")  # fmt: skip
     needed = sorted({n for s in args.sections for n in SECTIONS[s][1]})
     print("\n== Inputs (bench/.inputs, generated once, deterministic)")
     manifest = inputs.ensure(needed, log=print)
@@ -157,12 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - t_start
     env["loadavg_end"] = os.getloadavg()[0]
     if max(env["loadavg_start"], env["loadavg_end"]) > 0.75 * cpus:
-        print(f"\n  NOTE: load average {env['loadavg_start']:.1f} at start, {env['loadavg_end']:.1f} at the end on {cpus} CPUs: "
-              "other work shared the machine; CPU ratios and cold starts are noisier than usual")  # fmt: skip
+        print(f"\n  NOTE: load average {env['loadavg_start']:.1f} at start, {env['loadavg_end']:.1f} at the end "
+              f"on {cpus} CPUs: other work shared the machine; "
+              "CPU ratios and cold starts are noisier than usual")  # fmt: skip
     overview = sections.summary(ctx)
     if overview:
         print(
-            "\n== Summary: input x engine (CPU median ms; PSNR vs full-decode LANCZOS reference; peak RSS of a fresh process)"
+            "\n== Summary: input x engine "
+            "(CPU median ms; PSNR vs full-decode LANCZOS reference; peak RSS of a fresh process)"
         )
         print(overview)
     print("\n== Targets (issue #5)")
@@ -174,9 +189,18 @@ def main(argv: list[str] | None = None) -> int:
     failed = sum(t.status == "FAIL" for t in ctx.targets)
     print(f"  {passed} PASS, {failed} FAIL, {len(errors)} section error(s); total {total:.0f} s")
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    meta = {
+        "timestamp": stamp,
+        "environment": env,
+        "args": dict(vars(args)),
+        "reps": reps,
+        "pinned_cpu": pin,
+        "duration_s": total,
+        "section_durations_s": durations,
+        "inputs": {n: {k: v for k, v in m.items() if k != "path"} for n, m in manifest.items()},
+    }
     doc = jsonable({
-        "meta": {"timestamp": stamp, "environment": env, "args": {k: v for k, v in vars(args).items()}, "reps": reps, "pinned_cpu": pin,
-                 "duration_s": total, "section_durations_s": durations, "inputs": {n: {k: v for k, v in m.items() if k != "path"} for n, m in manifest.items()}},
+        "meta": meta,
         "sections": ctx.out,
         "targets": [t.to_dict() for t in ctx.targets],
         "errors": errors,

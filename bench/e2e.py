@@ -160,7 +160,8 @@ def run(ctx: Any) -> None:
     }
     ctx.out["e2e"] = result
     ctx.headline["e2e.latency_ms"] = latency
-    ctx.log(f"  12 MP JPEG upload-to-COMPLETE: median {latency:.0f} ms over {n_latency} (upload-url {result['ticket_ms']:.0f} ms, PUT {result['put_ms']:.0f} ms); "
+    ctx.log(f"  12 MP JPEG upload-to-COMPLETE: median {latency:.0f} ms over {n_latency} "
+            f"(upload-url {result['ticket_ms']:.0f} ms, PUT {result['put_ms']:.0f} ms); "
             f"in-process render() {render_ms:.0f} ms wall")  # fmt: skip
     rows = [
         [
@@ -177,6 +178,8 @@ def run(ctx: Any) -> None:
     ctx.target("e2e_latency", "Local upload-to-COMPLETE median / in-process render()", result["ratio_vs_render"], 2.0,
                detail=f"{latency:.0f} ms vs {render_ms:.0f} ms")  # fmt: skip
     speedup = runs[cores]["images_per_s"] / base
-    ctx.target("e2e_scaling", f"Local throughput speedup with {cores} concurrent uploads ({cores} cores); target 0.75 x cores",
+    errors = sum(r["error_count"] for r in runs.values())
+    ctx.target("e2e_scaling",
+               f"Local throughput speedup with {cores} concurrent uploads ({cores} cores); target 0.75 x cores",
                speedup, 0.75 * cores, unit="x", higher_is_better=True,
-               detail=f"{runs[cores]['images_per_s']:.2f} vs {base:.2f} images/s; errors {sum(r['error_count'] for r in runs.values())}")  # fmt: skip
+               detail=f"{runs[cores]['images_per_s']:.2f} vs {base:.2f} images/s; errors {errors}")  # fmt: skip

@@ -54,11 +54,14 @@ def core_settings(spec: dict[str, Any]):
     return PipelineSettings(renditions=renditions, watermark=watermark)
 
 
-def run_core(data: bytes, spec: dict[str, Any], _state: dict = {}) -> list[dict[str, Any]]:
+_SETTINGS_BY_SPEC: dict[str, Any] = {}  # one PipelineSettings per spec for the worker's lifetime
+
+
+def run_core(data: bytes, spec: dict[str, Any]) -> list[dict[str, Any]]:
     from imgpipe.image.render import render
 
     key = repr(sorted((k, repr(v)) for k, v in spec.items()))
-    settings = _state.get(key) or _state.setdefault(key, core_settings(spec))
+    settings = _SETTINGS_BY_SPEC.get(key) or _SETTINGS_BY_SPEC.setdefault(key, core_settings(spec))
     _, encoded = render(data, settings)
     return [{"name": e.name, "data": e.data, "width": e.width, "height": e.height, "format": e.format} for e in encoded]
 
@@ -240,7 +243,7 @@ def run_core_steps(data: bytes, spec: dict[str, Any]) -> dict[str, Any]:
     settings = core_settings(spec)
     t = _clock()
     _, resized = core.resize(data, settings)
-    resize_cpu, resize_wall = _since(t)
+    resize_cpu, _ = _since(t)
     intermediates, enc_ms = [], []
     for rendition, image in resized:
         t = _clock()

@@ -19,6 +19,7 @@ import io
 import os
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from bench import metrics
@@ -69,14 +70,13 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     from PIL import Image
 
     manifest = ensure(["jpeg12"], log=print)
-    full = naive_decode(open(manifest["jpeg12"]["path"], "rb").read())
+    full = naive_decode(Path(manifest["jpeg12"]["path"]).read_bytes())
     im = full.resize(target_size(full.width, full.height, 1600), Image.Resampling.LANCZOS)
     del full
     rows: list[dict[str, Any]] = []
-    for codec, settings in (("webp", WEBP_METHODS), ("avif", AVIF_SPEEDS)):
-        if quick and codec == "avif":
-            settings = range(6, 11)
-        cache: dict = {}
+    for codec, all_settings in (("webp", WEBP_METHODS), ("avif", AVIF_SPEEDS)):
+        settings = range(6, 11) if quick and codec == "avif" else all_settings
+        cache: dict[tuple[str, int, int], Any] = {}
         ref_blob, _ = _encode(im, codec, REFERENCE[codec], REFERENCE_QUALITY)
         target_ssim, target_psnr = _score(im, ref_blob)
         for setting in settings:
@@ -85,8 +85,9 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             if not ssim:
                 ssim, psnr = _score(im, blob)
             times = [first_ms] + ([_encode(im, codec, setting, q)[1] for _ in range(2)] if first_ms < 1000 else [])
-            rows.append({"codec": codec, "setting": setting, "quality": q, "bytes": len(blob), "cpu_ms": statistics.median(times),
-                         "ssim": ssim, "psnr": psnr, "target_ssim": target_ssim, "target_psnr": target_psnr})  # fmt: skip
+            rows.append({"codec": codec, "setting": setting, "quality": q, "bytes": len(blob),
+                         "cpu_ms": statistics.median(times), "ssim": ssim, "psnr": psnr,
+                         "target_ssim": target_ssim, "target_psnr": target_psnr})  # fmt: skip
             print(f"  {codec} {setting}: q{q} {len(blob) / 1024:.1f} KiB {statistics.median(times):.0f} ms", flush=True)
     return rows
 
@@ -104,11 +105,13 @@ def main() -> None:
         ref = next(r for r in group if r["setting"] == REFERENCE[codec])
         for r in group:
             name = ("method" if codec == "webp" else "speed") + f"={r['setting']}"
-            out.append([codec, name + (" (reference)" if r is ref else ""), f"q{r['quality']}", f"{r['bytes'] / 1024:.1f}",
-                        f"{r['bytes'] / ref['bytes']:.2f}", f"{r['cpu_ms']:.0f}", f"{r['cpu_ms'] / ref['cpu_ms']:.2f}",
+            out.append([codec, name + (" (reference)" if r is ref else ""), f"q{r['quality']}",
+                        f"{r['bytes'] / 1024:.1f}", f"{r['bytes'] / ref['bytes']:.2f}",
+                        f"{r['cpu_ms']:.0f}", f"{r['cpu_ms'] / ref['cpu_ms']:.2f}",
                         f"{r['ssim']:.4f}", f"{r['psnr']:.2f}"])  # fmt: skip
     print(
-        f"\nEqual quality: every setting at the lowest quality knob reaching the SSIM of the reference setting at q{REFERENCE_QUALITY}"
+        "\nEqual quality: every setting at the lowest quality knob reaching the SSIM "
+        f"of the reference setting at q{REFERENCE_QUALITY}"
     )
     print(f"(1600 px rendition of {INPUTS['jpeg12'].label}; single-threaded)")
     print(

@@ -72,9 +72,8 @@ class Worker:
         self.proc.stdin.flush()
         answer = self._read()
         if not answer.get("ok"):
-            raise WorkerError(
-                f"{self.engine} {job.get('op')} {Path(job.get('input') or '-').name}: {answer.get('error')}\n{answer.get('traceback', '')}"
-            )
+            where = f"{self.engine} {job.get('op')} {Path(job.get('input') or '-').name}"
+            raise WorkerError(f"{where}: {answer.get('error')}\n{answer.get('traceback', '')}")
         return answer
 
     def close(self) -> None:
@@ -99,9 +98,9 @@ def run_once(engine: str, job: dict[str, Any], pin: int | None, timeout: float =
     payload = base64.b64encode(json.dumps(job).encode()).decode()
     proc = subprocess.run(
         [PYTHON, "-m", "bench.worker", engine, "--once", payload],
-        cwd=REPO, env=worker_env(pin), capture_output=True, text=True, timeout=timeout,
+        cwd=REPO, env=worker_env(pin), capture_output=True, text=True, timeout=timeout, check=False,
     )  # fmt: skip
-    lines = [l for l in proc.stdout.splitlines() if l.strip()]
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if proc.returncode != 0 or not lines:
         raise WorkerError(f"{engine} --once failed (rc={proc.returncode}): {proc.stderr[-2000:]}")
     answer = json.loads(lines[-1])
@@ -139,7 +138,8 @@ class Target:
         op = ">=" if self.higher_is_better else "<="
         value = "n/a" if self.status == "N/A" else fmt_num(self.measured)
         detail = f"  ({self.detail})" if self.detail else ""
-        return f"  [{self.status:4}] {self.description}: {value}{self.unit} (target {op} {fmt_num(self.limit)}{self.unit}){detail}"
+        target = f"target {op} {fmt_num(self.limit)}{self.unit}"
+        return f"  [{self.status:4}] {self.description}: {value}{self.unit} ({target}){detail}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -176,7 +176,8 @@ def table(headers: list[str], rows: list[list[Any]], align: str | None = None) -
     align = align or ("l" + "r" * (len(headers) - 1))
     out = []
     for n, row in enumerate(cells):
-        out.append("  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align)).rstrip())
+        padded = (c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align, strict=True))
+        out.append("  ".join(padded).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)

@@ -61,7 +61,8 @@ def ssim_block(a: Image.Image, b: Image.Image, block: int = 8) -> float:
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     ssim = ImageMath.lambda_eval(
         lambda m: ((m["mx"] * m["my"] * 2 + c1) * ((m["exy"] - m["mx"] * m["my"]) * 2 + c2))
-        / ((m["mx"] * m["mx"] + m["my"] * m["my"] + c1) * ((m["exx"] - m["mx"] * m["mx"]) + (m["eyy"] - m["my"] * m["my"]) + c2)),
+        / ((m["mx"] * m["mx"] + m["my"] * m["my"] + c1)
+           * ((m["exx"] - m["mx"] * m["mx"]) + (m["eyy"] - m["my"] * m["my"]) + c2)),
         mx=mx, my=my, exx=exx, eyy=eyy, exy=exy,
     )  # fmt: skip
     # Not ImageStat: on mode "F" it works from a 256-bin histogram.  The map is small (1/64th).

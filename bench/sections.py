@@ -68,7 +68,7 @@ def speed(ctx: Context) -> None:
         i: {e: {"cpu": [], "wall": [], "bytes": []} for e in ENGINES} for i in SPEED_INPUTS
     }
     try:
-        for e, w in workers.items():  # warm-up: lazy imports, font cache, allocator
+        for w in workers.values():  # warm-up: lazy imports, font cache, allocator
             w.job(op="render", input=ctx.path("jpeg1"))
             w.job(op="render", input=ctx.path("jpeg12"))
         t0 = time.perf_counter()
@@ -128,12 +128,14 @@ def speed(ctx: Context) -> None:
             "llrrrrrr",
         )
     )
-    noisy = [f"{n}/{e} {(r['cpu_ms_max'] - r['cpu_ms_min']) / r['cpu_ms']:.0%}" for n, row in result["inputs"].items() for e, r in row.items()
+    noisy = [f"{n}/{e} {(r['cpu_ms_max'] - r['cpu_ms_min']) / r['cpu_ms']:.0%}"
+             for n, row in result["inputs"].items() for e, r in row.items()
              if (r["cpu_ms_max"] - r["cpu_ms_min"]) / r["cpu_ms"] > 0.10]  # fmt: skip
     result["noisy"] = noisy
     if noisy:
         ctx.log(f"  WARNING: spread (max-min)/median over 10% for {', '.join(noisy)}: the machine was busy "
-                f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs); rerun when idle or with more --reps")  # fmt: skip
+                f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs); "
+                "rerun when idle or with more --reps")  # fmt: skip
     for name, label in (("jpeg12", "12 MP"), ("jpeg24", "24 MP")):
         r = result["inputs"][name]["core"]
         ctx.target(f"cpu_vs_naive_{name}", f"{label} JPEG CPU, core / naive Pillow", r["x_naive"], 0.30,
@@ -185,7 +187,7 @@ def quality(ctx: Context) -> None:
                     op="render", input=ctx.path(name), spec={"watermark": False}, save_dir=str(qdir), tag=f"{name}-{e}"
                 )
                 rend = {}
-                for (rname, ref), out in zip(refs, r["outputs"]):
+                for (rname, ref), out in zip(refs, r["outputs"], strict=True):
                     raw = Path(out["path"]).read_bytes()
                     im = metrics.open_rgb(raw)
                     entry: dict[str, Any] = {
@@ -228,8 +230,9 @@ def quality(ctx: Context) -> None:
             core_opts = result[name]["core"][r]["jpeg"]
             for e in ("naive", "pyvips"):
                 if result[name][e][r]["jpeg"] != core_opts:
-                    ctx.log(f"  WARNING: {name}/{r}: {e} encodes {result[name][e][r]['jpeg']} but core encodes {core_opts}; "
-                            "align the encoder options in bench/engines.py or the CPU ratios compare different jobs")  # fmt: skip
+                    ctx.log(f"  WARNING: {name}/{r}: {e} encodes {result[name][e][r]['jpeg']} "
+                            f"but core encodes {core_opts}; align the encoder options in bench/engines.py "
+                            "or the CPU ratios compare different jobs")  # fmt: skip
     rows = []
     for name in QUALITY_INPUTS:
         for e in ENGINES:
@@ -248,12 +251,13 @@ def quality(ctx: Context) -> None:
     )
     ref_alias = " / ".join(fmt_num(result["zoneplate"]["naive"][r]["ref_alias_rms"]) for r in names)
     ctx.log(
-        f"  zone plate alias RMS of the unencoded LANCZOS reference (L/M/S): {ref_alias}  (grey levels; 0 = perfectly flat stop band)"
+        f"  zone plate alias RMS of the unencoded LANCZOS reference (L/M/S): {ref_alias}  "
+        "(grey levels; 0 = perfectly flat stop band)"
     )
     ctx.log(f"  zone plate renditions of every engine saved in {ARTIFACTS_DIR.relative_to(REPO)}/ for a visual check")
     worst_photo = max((result[n]["core"][r]["delta_vs_naive_db"], n, r) for n in PHOTO_INPUTS for r in names)
-    ctx.target("quality_photo", "Photo renditions, core PSNR below naive (worst of 5 inputs x 3 renditions)", worst_photo[0], 0.5, unit=" dB",
-               detail=f"worst: {worst_photo[1]}/{worst_photo[2]}")  # fmt: skip
+    ctx.target("quality_photo", "Photo renditions, core PSNR below naive (worst of 5 inputs x 3 renditions)",
+               worst_photo[0], 0.5, unit=" dB", detail=f"worst: {worst_photo[1]}/{worst_photo[2]}")  # fmt: skip
     zp = result["zoneplate"]["core"]
     worst_zp = max((zp[r]["delta_vs_naive_db"], r) for r in names)
     ctx.target(
@@ -266,9 +270,11 @@ def quality(ctx: Context) -> None:
     )
     # Aliasing: the stop band must stay as flat as the naive (LANCZOS from full size) output's.
     excess = max((zp[r]["alias_rms"] - result["zoneplate"]["naive"][r]["alias_rms"], r) for r in names)
-    ctx.target("aliasing_zoneplate", "Zone plate stop-band alias RMS, core minus naive (worst)", excess[0], 1.0, unit=" grey levels",
-               detail=f"worst: {excess[1]}; core " + "/".join(fmt_num(zp[r]["alias_rms"]) for r in names)
-               + ", naive " + "/".join(fmt_num(result["zoneplate"]["naive"][r]["alias_rms"]) for r in names))  # fmt: skip
+    core_alias = "/".join(fmt_num(zp[r]["alias_rms"]) for r in names)
+    naive_alias = "/".join(fmt_num(result["zoneplate"]["naive"][r]["alias_rms"]) for r in names)
+    ctx.target("aliasing_zoneplate", "Zone plate stop-band alias RMS, core minus naive (worst)",
+               excess[0], 1.0, unit=" grey levels",
+               detail=f"worst: {excess[1]}; core {core_alias}, naive {naive_alias}")  # fmt: skip
 
 
 # ==== routes: why the CPU targets stand where they do ===========================================
@@ -322,7 +328,10 @@ def routes(ctx: Context) -> None:
     if keeping:
         best = min(keeping, key=lambda r: r["total_ms"])
         ctx.headline["routes.cheapest_within_quality_ms"] = best["total_ms"]
-        line = f"  cheapest route within 0.5 dB: {best['route']}, {best['total_ms']:.0f} ms before the three encodes and the watermark"
+        line = (
+            f"  cheapest route within 0.5 dB: {best['route']}, "
+            f"{best['total_ms']:.0f} ms before the three encodes and the watermark"
+        )
         pyvips = ctx.out.get("speed", {}).get("inputs", {}).get("jpeg12", {}).get("pyvips")
         if pyvips:
             line += f"; pyvips does the whole job in {pyvips['cpu_ms']:.0f} ms"
@@ -351,7 +360,7 @@ def memory(ctx: Context) -> None:
         jobs += [(n, e, "render", 1) for n in ("jpeg1", "jpeg12", "png12", "portrait12") for e in ENGINES]
     samples: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for rep in range(max(j[3] for j in jobs)):
-        for n, (name, e, op, reps) in enumerate(jobs):
+        for name, e, op, reps in jobs:
             if rep >= reps:
                 continue
             r = run_once(e, {"op": op, "input": ctx.path(name)}, ctx.pin)
@@ -362,7 +371,8 @@ def memory(ctx: Context) -> None:
         peak = median([r["peak_rss_kb"] for r in rs]) / 1024
         base = median([r["rss_after_imports_kb"] for r in rs]) / 1024
         result.setdefault(name, {})[f"{e}" if op == "render" else f"{e}:{op}"] = {
-            "peak_rss_mb": peak, "rss_after_imports_mb": base, "runs": len(rs), "samples_mb": [r["peak_rss_kb"] / 1024 for r in rs],
+            "peak_rss_mb": peak, "rss_after_imports_mb": base, "runs": len(rs),
+            "samples_mb": [r["peak_rss_kb"] / 1024 for r in rs],
             "ru_maxrss_mb": median([r["ru_maxrss_kb"] for r in rs]) / 1024,
         }  # fmt: skip
         rows.append(
@@ -372,14 +382,21 @@ def memory(ctx: Context) -> None:
     ctx.out["memory"] = result
     ctx.log(table(["input", "engine", "peak RSS MB", "after imports MB", "job MB", "runs"], rows, "llrrrr"))
     j24 = result["jpeg24"]
-    ctx.target("rss_24mp_vs_pyvips", "24 MP JPEG peak RSS, core / pyvips best form", j24["core"]["peak_rss_mb"] / j24["pyvips"]["peak_rss_mb"], 1.0,
-               detail=f"{j24['core']['peak_rss_mb']:.0f} MB vs {j24['pyvips']['peak_rss_mb']:.0f} MB (naive {j24['naive']['peak_rss_mb']:.0f} MB)")  # fmt: skip
+    core24, pyvips24, naive24 = (j24[e]["peak_rss_mb"] for e in ("core", "pyvips", "naive"))
+    ctx.target("rss_24mp_vs_pyvips", "24 MP JPEG peak RSS, core / pyvips best form", core24 / pyvips24, 1.0,
+               detail=f"{core24:.0f} MB vs {pyvips24:.0f} MB (naive {naive24:.0f} MB)")  # fmt: skip
     step = result["png50"]["core:resize_step"]["peak_rss_mb"]
     step_a = result["png50a"]["core:resize_step"]["peak_rss_mb"]
-    ctx.target("rss_50mp_png", f"50 MP PNG resize step peak RSS / resize Lambda memory ({RESIZE.memory_mb} MB); 'well below' = at most half",
-               step / RESIZE.memory_mb, 0.5, detail=f"{step:.0f} MB of {RESIZE.memory_mb} MB; render() {result['png50']['core']['peak_rss_mb']:.0f} MB")  # fmt: skip
-    ctx.target("rss_50mp_png_rgba", "50 MP RGBA PNG (sizing worst case) resize step peak RSS / resize Lambda memory", step_a / RESIZE.memory_mb, 0.5,
-               detail=f"{step_a:.0f} MB of {RESIZE.memory_mb} MB; render() {result['png50a']['core']['peak_rss_mb']:.0f} MB")  # fmt: skip
+    render50, render50a = result["png50"]["core"]["peak_rss_mb"], result["png50a"]["core"]["peak_rss_mb"]
+    ctx.target("rss_50mp_png",
+               f"50 MP PNG resize step peak RSS / resize Lambda memory ({RESIZE.memory_mb} MB); "
+               "'well below' = at most half",
+               step / RESIZE.memory_mb, 0.5,
+               detail=f"{step:.0f} MB of {RESIZE.memory_mb} MB; render() {render50:.0f} MB")  # fmt: skip
+    ctx.target("rss_50mp_png_rgba",
+               "50 MP RGBA PNG (sizing worst case) resize step peak RSS / resize Lambda memory",
+               step_a / RESIZE.memory_mb, 0.5,
+               detail=f"{step_a:.0f} MB of {RESIZE.memory_mb} MB; render() {render50a:.0f} MB")  # fmt: skip
 
 
 # ==== hand-off: generational loss, intermediate cost, per-step split, cost per 1,000 ==============
@@ -418,7 +435,7 @@ def handoff(ctx: Context) -> None:
             spec = {"watermark": wm}
             piped = core.job(op="steps", input=ctx.path("jpeg12"), spec=spec, save_dir=str(hdir), tag=f"steps-{wm}")
             single = core.job(op="render", input=ctx.path("jpeg12"), spec=spec, save_dir=str(hdir), tag=f"render-{wm}")
-            for a, b in zip(piped["outputs"], single["outputs"]):
+            for a, b in zip(piped["outputs"], single["outputs"], strict=True):
                 da, db = Path(a["path"]).read_bytes(), Path(b["path"]).read_bytes()
                 ia, ib = metrics.open_rgb(da), metrics.open_rgb(db)
                 entry = check.setdefault(a["name"], {})
@@ -434,10 +451,13 @@ def handoff(ctx: Context) -> None:
         for f in hdir.iterdir():
             f.unlink()
         result["check"] = check
-        rows = [[n, fmt_num(c["pipeline_psnr_vs_ref"]), fmt_num(c["render_psnr_vs_ref"]), f"{c['delta_db']:.3f}", fmt_num(c["direct_psnr_wm_off"]),
-                 fmt_num(c["direct_psnr_wm_on"]), "yes" if c["identical_bytes_wm_on"] and c["identical_bytes_wm_off"] else "no"] for n, c in check.items()]  # fmt: skip
+        rows = [[n, fmt_num(c["pipeline_psnr_vs_ref"]), fmt_num(c["render_psnr_vs_ref"]), f"{c['delta_db']:.3f}",
+                 fmt_num(c["direct_psnr_wm_off"]), fmt_num(c["direct_psnr_wm_on"]),
+                 "yes" if c["identical_bytes_wm_on"] and c["identical_bytes_wm_off"] else "no"]
+                for n, c in check.items()]  # fmt: skip
         ctx.log(
-            "  12 MP photo: staged pipeline vs render(), luma PSNR (dB) vs the full-decode LANCZOS reference (watermark off):"
+            "  12 MP photo: staged pipeline vs render(), "
+            "luma PSNR (dB) vs the full-decode LANCZOS reference (watermark off):"
         )
         ctx.log(
             table(
@@ -469,8 +489,9 @@ def handoff(ctx: Context) -> None:
                     w = core if who == "core" else naive
                     r = w.job(op="steps", input=ctx.path(name))
                     s = split.setdefault(f"{name}.{who}", {})
-                    for key in ("resize_cpu_ms", "watermark_encode_cpu_ms", "resize_step_cpu_ms", "watermark_step_cpu_ms",
-                                "intermediate_encode_ms", "intermediate_decode_ms", "intermediate_bytes"):  # fmt: skip
+                    for key in ("resize_cpu_ms", "watermark_encode_cpu_ms", "resize_step_cpu_ms",
+                                "watermark_step_cpu_ms", "intermediate_encode_ms", "intermediate_decode_ms",
+                                "intermediate_bytes"):  # fmt: skip
                         s.setdefault(key, []).append(r[key])
                     s.setdefault("render_cpu_ms", []).append(w.job(op="render", input=ctx.path(name))["cpu_ms"])
     steps: dict[str, Any] = {}
@@ -504,7 +525,8 @@ def handoff(ctx: Context) -> None:
             ]
         )
         notes.append(
-            f"  {name}: hand-off {hand:.0f} ms CPU = {hand / c['render_cpu_ms']:.2f}x the whole render() ({c['render_cpu_ms']:.0f} ms)"
+            f"  {name}: hand-off {hand:.0f} ms CPU = {hand / c['render_cpu_ms']:.2f}x "
+            f"the whole render() ({c['render_cpu_ms']:.0f} ms)"
         )
         ctx.headline[f"handoff.{name}.intermediate_ms"] = hand
     ctx.log("  Lossless hand-off (core.encode_intermediate / decode_intermediate), CPU ms and size, median:")
@@ -535,28 +557,35 @@ def handoff(ctx: Context) -> None:
                     )
                 compute = gbs * LAMBDA_GBS_PRICE * 1000
                 requests = len(parts) * LAMBDA_REQUEST_PRICE * 1000
-                costs[f"{name}.{who}.{variant}"] = {"steps": detail, "gb_s_per_image": gbs, "compute_usd_per_1000": compute,
-                                                    "requests_usd_per_1000": requests, "usd_per_1000": compute + requests}  # fmt: skip
-                cost_rows.append([name, who, variant, f"{detail[0]['cpu_ms']:.0f} -> {detail[0]['billed_ms']:.0f}", f"{detail[1]['cpu_ms']:.0f} -> {detail[1]['billed_ms']:.0f}",
-                                  f"{gbs:.3f}", f"${compute:.4f}", f"${requests:.4f}", f"${compute + requests:.4f}"])  # fmt: skip
+                costs[f"{name}.{who}.{variant}"] = {"steps": detail, "gb_s_per_image": gbs,
+                                                    "compute_usd_per_1000": compute, "requests_usd_per_1000": requests,
+                                                    "usd_per_1000": compute + requests}  # fmt: skip
+                resize_billed, mark_billed = (f"{d['cpu_ms']:.0f} -> {d['billed_ms']:.0f}" for d in detail[:2])
+                cost_rows.append([name, who, variant, resize_billed, mark_billed, f"{gbs:.3f}",
+                                  f"${compute:.4f}", f"${requests:.4f}", f"${compute + requests:.4f}"])  # fmt: skip
                 ctx.headline[f"cost.{name}.{who}.{variant}.usd_per_1000"] = compute + requests
     result["cost"] = costs
     result["cost_model"] = {
         "price_gb_s": LAMBDA_GBS_PRICE, "price_request": LAMBDA_REQUEST_PRICE, "full_vcpu_mb": FULL_VCPU_MB,
-        "metadata_assumed_ms": METADATA_ASSUMED_MS, "memory_mb": {s.name: s.memory_mb for s in (RESIZE, WATERMARK, METADATA)},
+        "metadata_assumed_ms": METADATA_ASSUMED_MS,
+        "memory_mb": {s.name: s.memory_mb for s in (RESIZE, WATERMARK, METADATA)},
     }  # fmt: skip
     ctx.out["handoff"] = result
     ctx.log(
-        "  Lambda arm64 cost per 1,000 images: 3 workflow invocations; step CPU ms measured here -> billed ms at the step's memory"
+        "  Lambda arm64 cost per 1,000 images: 3 workflow invocations; "
+        "step CPU ms measured here -> billed ms at the step's memory"
     )
     ctx.log(
-        f"  (below {FULL_VCPU_MB} MB a function gets a fraction of a vCPU); metadata assumed {METADATA_ASSUMED_MS:.0f} ms; S3, DynamoDB,"
+        f"  (below {FULL_VCPU_MB} MB a function gets a fraction of a vCPU); "
+        f"metadata assumed {METADATA_ASSUMED_MS:.0f} ms; S3, DynamoDB,"
     )
     ctx.log(
-        "  Step Functions, API calls and cold starts not included.  'render split' = render() CPU split in the proportion of the"
+        "  Step Functions, API calls and cold starts not included.  "
+        "'render split' = render() CPU split in the proportion of the"
     )
     ctx.log(
-        "  steps' image work (no hand-off); 'staged + hand-off' = what the two Lambdas do, intermediates included (core: raw, naive: PNG)."
+        "  steps' image work (no hand-off); 'staged + hand-off' = what the two Lambdas do, "
+        "intermediates included (core: raw, naive: PNG)."
     )
     ctx.log(
         table(
@@ -612,7 +641,9 @@ else:
     if "images" in clients:
         rt.images.client
 t2 = time.perf_counter()
-print(json.dumps({"import_ms": (t1 - t0) * 1e3, "clients_ms": (t2 - t1) * 1e3, "total_ms": (t2 - t0) * 1e3, "cpu_ms": (time.process_time() - c0) * 1e3}))
+cpu_ms = (time.process_time() - c0) * 1e3
+print(json.dumps({"import_ms": (t1 - t0) * 1e3, "clients_ms": (t2 - t1) * 1e3, "total_ms": (t2 - t0) * 1e3,
+                  "cpu_ms": cpu_ms}))
 """
 
 
@@ -642,7 +673,13 @@ def _cold_cmd(subject: str, pin: int | None, extra: tuple[str, ...] = ()) -> lis
 
 def _import_breakdown(subject: str, env: dict[str, str], pin: int | None, top: int = 6) -> list[tuple[str, float]]:
     proc = subprocess.run(
-        _cold_cmd(subject, pin, ("-X", "importtime")), cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+        _cold_cmd(subject, pin, ("-X", "importtime")),
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     pat = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
     rows = []
@@ -664,7 +701,7 @@ def coldstart(ctx: Context) -> None:
     # the dev box), then one untimed pass per subject to warm the file cache.
     subprocess.run([PYTHON, "-m", "compileall", "-q", "imgpipe", "functions"], cwd=REPO, check=True, timeout=120)
     for subject in COLD_SUBJECTS:
-        subprocess.run(_cold_cmd(subject, ctx.pin), cwd=REPO, env=env, capture_output=True, timeout=120)
+        subprocess.run(_cold_cmd(subject, ctx.pin), cwd=REPO, env=env, capture_output=True, timeout=120, check=False)
     samples = _cold_samples(env, n, ctx.pin)
     base = median([s["total_ms"] for s in samples["boto3"]])
     result: dict[str, Any] = {"runs": n, "subjects": {}}
@@ -696,8 +733,8 @@ def coldstart(ctx: Context) -> None:
         ctx.log(f"  {subject} biggest top-level imports (ms, cumulative, one -X importtime run): {top}")
     for subject in COLD_SUBJECTS[1:]:
         e = result["subjects"][subject]
-        ctx.target(f"coldstart_{subject.split('.')[1]}", f"Cold start {subject} + clients / boto3+s3 client", e["ratio_vs_boto3"], 1.2,
-                   detail=f"{e['total_ms']:.0f} ms vs {base:.0f} ms")  # fmt: skip
+        ctx.target(f"coldstart_{subject.split('.')[1]}", f"Cold start {subject} + clients / boto3+s3 client",
+                   e["ratio_vs_boto3"], 1.2, detail=f"{e['total_ms']:.0f} ms vs {base:.0f} ms")  # fmt: skip
     # As a Lambda runs them: tracing on, so Powertools' Tracer loads the X-Ray recorder (and, seeing
     # LAMBDA_TASK_ROOT, builds no sampler clients, as in Lambda).  Reported
     # next to the target (which, like every import measured here, is taken with tracing off).
@@ -721,7 +758,7 @@ def _cold_samples(env: dict[str, str], n: int, pin: int | None) -> dict[str, lis
     for rep in range(n):
         for subject in _rotate(COLD_SUBJECTS, rep):
             proc = subprocess.run(
-                _cold_cmd(subject, pin), cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+                _cold_cmd(subject, pin), cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
             )
             if proc.returncode != 0:
                 raise RuntimeError(f"cold start of {subject} failed: {proc.stderr[-1500:]}")
@@ -810,8 +847,9 @@ def codecs(ctx: Context) -> None:
             _, gbs = _step_cost(x["cpu_ms"], WATERMARK.memory_mb)
             x["lambda_usd_per_million"] = gbs * LAMBDA_GBS_PRICE * 1e6
             x["s3_usd_per_million_month"] = x["bytes"] / 1e9 * S3_GB_MONTH * 1e6
-            out_rows.append([codec, x["param"] + mark, f"{x['cpu_ms']:.0f}", f"{x['bytes'] / 1024:.1f}", f"{x['psnr']:.2f}", f"{x['ssim']:.4f}",
-                             f"{x['decode_ms']:.0f}", f"{x['lambda_usd_per_million']:.2f}", f"{x['s3_usd_per_million_month']:.2f}"])  # fmt: skip
+            out_rows.append([codec, x["param"] + mark, f"{x['cpu_ms']:.0f}", f"{x['bytes'] / 1024:.1f}",
+                             f"{x['psnr']:.2f}", f"{x['ssim']:.4f}", f"{x['decode_ms']:.0f}",
+                             f"{x['lambda_usd_per_million']:.2f}", f"{x['s3_usd_per_million_month']:.2f}"])  # fmt: skip
             ctx.headline[f"codecs.{codec}.{x['param']}.cpu_ms"] = x["cpu_ms"]
     ctx.out["codecs"] = {
         "size": r["size"],
@@ -838,9 +876,11 @@ def codecs(ctx: Context) -> None:
         )
     )
     ctx.log(
-        "  Lambda $/1M = this encode on the watermark Lambda per million renditions; S3 $/1M/month = storing them (S3 Standard)."
+        "  Lambda $/1M = this encode on the watermark Lambda per million renditions; "
+        "S3 $/1M/month = storing them (S3 Standard)."
     )
-    ctx.log("  suggested (the knee) = fastest setting within 5% of its codec's smallest file and <= 0.1 dB below that file's PSNR: "
+    ctx.log("  suggested (the knee) = fastest setting within 5% of its codec's smallest file "
+            "and <= 0.1 dB below that file's PSNR: "
             + ", ".join(f"{c} {p}" for c, p in suggestions.items()))  # fmt: skip
 
 
@@ -862,7 +902,9 @@ def summary(ctx: Context) -> str | None:
             m = mem.get(name, {}).get(e, {})
             rows.append([
                 name, e,
-                f"{s['cpu_ms']:.0f}" if s else "", f"{s['x_naive']:.2f}" if s else "", f"{s['x_pyvips']:.2f}" if s else "",
+                f"{s['cpu_ms']:.0f}" if s else "",
+                f"{s['x_naive']:.2f}" if s else "",
+                f"{s['x_pyvips']:.2f}" if s else "",
                 " / ".join(fmt_num(q[r]["psnr"]) for r in names) if q else "",
                 f"{max(q[r]['delta_vs_naive_db'] for r in names):+.2f}" if q else "",
                 f"{m['peak_rss_mb']:.0f}" if m else "",
