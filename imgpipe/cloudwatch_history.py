@@ -110,15 +110,14 @@ def _records(log_events: Iterable[Any]) -> Iterator[dict[str, Any]]:
     """Parsed Express records from log events (``filter_log_events`` dicts, raw messages or already
     parsed records); anything that is not an execution history record is skipped."""
     for item in log_events:
-        if isinstance(item, Mapping) and "message" in item:
-            item = item["message"]
-        if isinstance(item, (str, bytes)):
+        record = item["message"] if isinstance(item, Mapping) and "message" in item else item
+        if isinstance(record, (str, bytes)):
             try:
-                item = json.loads(item)
+                record = json.loads(record)
             except ValueError:
                 continue
-        if isinstance(item, Mapping) and {"execution_arn", "type", "id", "event_timestamp"} <= item.keys():
-            yield dict(item)
+        if isinstance(record, Mapping) and {"execution_arn", "type", "id", "event_timestamp"} <= record.keys():
+            yield dict(record)
 
 
 def executions_from_logs(log_events: Iterable[Any]) -> dict[str, list[Event]]:
@@ -135,7 +134,8 @@ def execution_input(events: list[Event]) -> str | None:
     """The execution's input as logged by its ``ExecutionStarted`` event (None if not logged)."""
     for event in events:
         if event["type"] == "ExecutionStarted":
-            return event.get("executionStartedEventDetails", {}).get("input")
+            logged: str | None = event.get("executionStartedEventDetails", {}).get("input")
+            return logged
     return None
 
 
@@ -148,7 +148,8 @@ def find_log_group(stack_name: str, cfn_client: Any) -> str:
         raise HistoryError(f"cannot describe stack {stack_name}: {exc}") from exc
     for output in stacks[0].get("Outputs", []) if stacks else []:
         if output.get("OutputKey") == topology.STATE_MACHINE_LOG_GROUP_OUTPUT:
-            return output["OutputValue"]
+            log_group: str = output["OutputValue"]
+            return log_group
     raise HistoryError(
         f"stack {stack_name} has no {topology.STATE_MACHINE_LOG_GROUP_OUTPUT} output (is it an imgpipe stack?)"
     )

@@ -64,7 +64,7 @@ def _details(event: Event) -> dict[str, Any]:
 def image_id_of(execution_input: str | None) -> str | None:
     """The image an execution processed, read from its input event's object key."""
     try:
-        key = json.loads(execution_input or "{}")["detail"]["object"]["key"]
+        key: str = json.loads(execution_input or "{}")["detail"]["object"]["key"]
         return key.split("/")[1]
     except (KeyError, IndexError, TypeError, ValueError):
         return None
@@ -76,7 +76,8 @@ def summarise(arn: str, events: Iterable[Event]) -> ExecutionSummary:
     summary = ExecutionSummary(arn, "RUNNING", None, None, None, states)
     current: StateRun | None = None
     for event in events:
-        kind, details = event["type"], _details(event)
+        kind: str = event["type"]
+        details = _details(event)
         if kind == "ExecutionStarted":
             summary.started = event["timestamp"]
             summary.image_id = image_id_of(details.get("input"))

@@ -17,8 +17,8 @@ from urllib.parse import parse_qs
 from werkzeug.wrappers import Request, Response
 
 from imgpipe.config import API_CORS_ALLOW_ORIGIN, API_ROUTES, Route
-from imgpipe.topology import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S
 from imgpipe.local.lambdas import LambdaService
+from imgpipe.topology import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S
 
 STAGE = "local"
 
@@ -32,8 +32,9 @@ def match_route(method: str, path: str) -> tuple[Route, dict[str, str] | None] |
         pattern = route.resource.strip("/").split("/")
         if route.method != method or len(pattern) != len(parts):
             continue
-        params = {p[1:-1]: v for p, v in zip(pattern, parts) if p.startswith("{")}
-        if all(p == v for p, v in zip(pattern, parts) if not p.startswith("{")) and all(params.values()):
+        pairs = list(zip(pattern, parts, strict=True))  # same length: checked above
+        params = {p[1:-1]: v for p, v in pairs if p.startswith("{")}
+        if all(p == v for p, v in pairs if not p.startswith("{")) and all(params.values()):
             return route, params or None
     return None
 
@@ -48,7 +49,7 @@ def proxy_event(request: Request, route: Route, path_parameters: dict[str, str] 
         "path": request.path,
         "httpMethod": request.method,
         "headers": dict(request.headers.items()),
-        "multiValueHeaders": {k: request.headers.getlist(k) for k in request.headers.keys()},
+        "multiValueHeaders": {k: request.headers.getlist(k) for k, _ in request.headers.items()},
         "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
         "multiValueQueryStringParameters": query or None,
         "pathParameters": path_parameters,
@@ -99,7 +100,7 @@ def _missing_parameters(route: Route, request: Request) -> Response | None:
 
 
 def api_gateway_app(lambdas: LambdaService, function_name: str, api_key: str | None = None) -> Callable[..., Any]:
-    @Request.application  # type: ignore[arg-type]
+    @Request.application
     def app(request: Request) -> Response:
         match = match_route(request.method, request.path)
         if match is None:

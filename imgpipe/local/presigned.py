@@ -33,7 +33,7 @@ def check(environ: dict[str, Any], secret_key: str, now: datetime.datetime | Non
     if params.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256" or "X-Amz-Signature" not in params:
         return None
     try:
-        access_key, date, region, service, _ = params["X-Amz-Credential"].split("/")
+        access_key, _date, region, service, _ = params["X-Amz-Credential"].split("/")
         signed_at = datetime.datetime.strptime(params["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
         expires = int(params["X-Amz-Expires"])
         signed_headers = params["X-Amz-SignedHeaders"].split(";")
