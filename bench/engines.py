@@ -5,7 +5,7 @@ pyvips worker never loads Pillow (and vice versa): peak RSS compares like with l
 
 The job (issue #5): an image's bytes in; renditions at 1600/800/320 long edge, upright (EXIF),
 never upscaled, each with the text watermark, encoded as JPEG q85 (progressive, optimised Huffman,
-no metadata, 4:2:0: the encoder options of ``imgpipe.image.core.encode``, used by all three engines
+no metadata, 4:2:0: the encoder options of ``imgpipe.image.encoding.encode``, used by all three engines
 so the encoders do the same work).
 
 * ``naive``  - a frozen copy of "the obvious Pillow code": full decode, LANCZOS from full size for
@@ -32,7 +32,7 @@ DEFAULT_SPEC: dict[str, Any] = {"renditions": RENDITIONS, "quality": QUALITY, "f
 
 
 def target_size(width: int, height: int, long_edge: int) -> tuple[int, int]:
-    """Same rule as imgpipe.image.core._target_size: fit the long edge, never upscale."""
+    """Same rule as imgpipe.image.cascade.target_size: fit the long edge, never upscale."""
     scale = min(1.0, long_edge / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
 
@@ -235,30 +235,30 @@ def _since(t: tuple[float, float]) -> tuple[float, float]:
 def run_core_steps(data: bytes, spec: dict[str, Any]) -> dict[str, Any]:
     """What the two Lambdas do, back to back, without S3: timed per step and per hand-off.
 
-    resize step  = core.resize + core.encode_intermediate (per rendition)
-    watermark    = core.decode_intermediate + watermark.apply + core.encode
+    resize step  = renditions.resize + intermediate.encode_intermediate (per rendition)
+    watermark    = intermediate.decode_intermediate + watermark.apply + encoding.encode
     """
-    from imgpipe.image import core, watermark
+    from imgpipe.image import encoding, intermediate, renditions, watermark
 
     settings = core_settings(spec)
     t = _clock()
-    _, resized = core.resize(data, settings)
+    _, resized = renditions.resize(data, settings)
     resize_cpu, _ = _since(t)
     intermediates, enc_ms = [], []
     for rendition, image in resized:
         t = _clock()
-        blob = core.encode_intermediate(image)
+        blob = intermediate.encode_intermediate(image)
         enc_ms.append(_since(t)[0])
         intermediates.append((rendition, blob, image.size))
     decoded, dec_ms = [], []
     for rendition, blob, _ in intermediates:
         t = _clock()
-        decoded.append((rendition, core.decode_intermediate(blob)))
+        decoded.append((rendition, intermediate.decode_intermediate(blob)))
         dec_ms.append(_since(t)[0])
     t = _clock()
     outputs = []
     for rendition, image in decoded:
-        enc = core.encode(watermark.apply(image, settings.watermark, None), rendition, settings)
+        enc = encoding.encode(watermark.apply(image, settings.watermark, None), rendition, settings)
         outputs.append(
             {"name": enc.name, "data": enc.data, "width": enc.width, "height": enc.height, "format": enc.format}
         )
@@ -411,7 +411,7 @@ def _resample_routes() -> dict[str, tuple[Any, Any]]:
     """name -> (decode(bytes), resample(image, size) -> RGB image)."""
     from PIL import Image
 
-    from imgpipe.image.core import _lanczos
+    from imgpipe.image.cascade import lanczos as _lanczos
 
     lanczos, bicubic = Image.Resampling.LANCZOS, Image.Resampling.BICUBIC
 

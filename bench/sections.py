@@ -529,7 +529,7 @@ def handoff(ctx: Context) -> None:
             f"the whole render() ({c['render_cpu_ms']:.0f} ms)"
         )
         ctx.headline[f"handoff.{name}.intermediate_ms"] = hand
-    ctx.log("  Lossless hand-off (core.encode_intermediate / decode_intermediate), CPU ms and size, median:")
+    ctx.log("  Lossless hand-off (intermediate.encode_intermediate / decode_intermediate), CPU ms and size, median:")
     ctx.log(table(["input", "rendition", "encode ms", "decode ms", "KiB"], rows, "llrrr"))
     for line in notes:
         ctx.log(line)
@@ -830,9 +830,9 @@ def codecs(ctx: Context) -> None:
     with Worker("naive", ctx.pin) as w:
         r = w.job(op="codecs", input=ctx.path("jpeg12"), settings=codec_settings(ctx.quick), reps=reps)
     rows = r["rows"]
-    from imgpipe.image.core import AVIF_SPEED, WEBP_METHOD
+    from imgpipe.image.encoding import AVIF_SPEED, WEBP_METHOD
 
-    current = {"webp": WEBP_METHOD, "avif": AVIF_SPEED}  # what imgpipe.image.core.encode uses
+    current = {"webp": WEBP_METHOD, "avif": AVIF_SPEED}  # what imgpipe.image.encoding.encode uses
     out_rows = []
     suggestions = {}
     for codec in ("jpeg", "webp", "avif"):

@@ -95,7 +95,7 @@ def _imgpipe_imports(source: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             if node.module == "imgpipe" or node.module.startswith("imgpipe."):
                 found.add(node.module)
-                # `from imgpipe.image import core` imports the submodule imgpipe.image.core
+                # `from imgpipe.image import encoding` imports the submodule imgpipe.image.encoding
                 found |= {f"{node.module}.{a.name}" for a in node.names if _module_file(f"{node.module}.{a.name}")}
     return found
 

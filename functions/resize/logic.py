@@ -14,13 +14,13 @@ from imgpipe.adapters import ObjectStore
 from imgpipe.config import UPLOAD_PREFIX, WORK_PREFIX, PipelineSettings
 from imgpipe.contracts import ResizeInput, ResizeOutput
 from imgpipe.errors import INVALID_UPLOAD_KEY
-from imgpipe.image import core
+from imgpipe.image import intermediate, renditions
 
 _UPLOAD_KEY = re.compile(re.escape(UPLOAD_PREFIX) + r"(?P<image_id>[0-9a-f]{32})/[A-Za-z0-9._-]+")
 
 
 def intermediate_key(image_id: str) -> str:
-    return f"{WORK_PREFIX}{image_id}/renditions.{core.INTERMEDIATE_EXTENSION}"
+    return f"{WORK_PREFIX}{image_id}/renditions.{intermediate.INTERMEDIATE_EXTENSION}"
 
 
 def resize_image(
@@ -33,7 +33,7 @@ def resize_image(
     if match is None or match["image_id"] != image_id:
         raise INVALID_UPLOAD_KEY(f"{source['key']!r} is not an upload key this pipeline issued")
     data = store.get(source["bucket"], source["key"], settings.limits.max_bytes)
-    info, resized = core.resize(data, settings)
+    info, resized = renditions.resize(data, settings)
     # A deterministic key: a retried or duplicated execution overwrites, never accumulates.
     key = intermediate_key(image_id)
     parts: list[bytes] = []
@@ -42,7 +42,7 @@ def resize_image(
     offset = 0
     for rendition, image in resized:
         if id(image) not in placed:
-            parts.append(core.encode_intermediate(image))
+            parts.append(intermediate.encode_intermediate(image))
             placed[id(image)] = (offset, len(parts[-1]))
             offset += len(parts[-1])
         start, length = placed[id(image)]
@@ -56,5 +56,5 @@ def resize_image(
                 "height": image.height,
             }
         )
-    store.put(output_bucket, key, b"".join(parts), core.INTERMEDIATE_CONTENT_TYPE)
+    store.put(output_bucket, key, b"".join(parts), intermediate.INTERMEDIATE_CONTENT_TYPE)
     return {"original": {"key": source["key"], **info.to_dict()}, "intermediates": intermediates}

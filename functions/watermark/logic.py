@@ -8,12 +8,13 @@ from typing import Any
 from imgpipe.adapters import ObjectStore
 from imgpipe.config import RENDITION_PREFIX, PipelineSettings, SettingsError
 from imgpipe.contracts import WatermarkInput, WatermarkOutput
-from imgpipe.image import core, watermark
+from imgpipe.errors import CORRUPT_IMAGE
+from imgpipe.image import encoding, intermediate, watermark
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 MAX_LOGO_BYTES = 5 * 1024 * 1024
 MAX_LOGO_EDGE = 4096
-# The object holding an image's intermediates (raw RGB/RGBA renditions, core.encode_intermediate):
+# The object holding an image's intermediates (raw RGB/RGBA renditions, intermediate.encode_intermediate):
 # each at most 8192 x 8192 x 4 bytes, and all of them bounded by the rendition settings, written by
 # our own resize step.  It stays in memory while the renditions are encoded (~7 MB for 1600 px).
 MAX_INTERMEDIATE_BYTES = 1 << 30
@@ -68,13 +69,13 @@ def watermark_renditions(
         # No offset: an object per rendition, as resize wrote them before it packed them into one
         # (an execution that started before a deployment and finishes after it).
         start = item.get("offset", 0)
-        image = core.decode_intermediate(whole[start : start + item.get("length", len(whole) - start)])
+        image = intermediate.decode_intermediate(whole[start : start + item.get("length", len(whole) - start)])
         if image.size != (item["width"], item["height"]):  # an intact part, but not this rendition's
-            raise core.CORRUPT_IMAGE(
+            raise CORRUPT_IMAGE(
                 f"intermediate of {item['name']} is {image.width}x{image.height}, not {item['width']}x{item['height']}"
             )
         marked = watermark.apply(image, settings.watermark, logo)
-        encoded = core.encode(marked, rendition, settings)
+        encoded = encoding.encode(marked, rendition, settings)
         key = rendition_key(image_id, rendition.name, encoded.extension)
         store.put(output_bucket, key, encoded.data, encoded.content_type, CACHE_CONTROL)
         renditions.append(

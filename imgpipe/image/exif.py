@@ -1,6 +1,6 @@
 """What we read from an image's metadata, and nothing more.
 
-Renditions carry no metadata at all (see ``core.encode``).  The image record keeps a handful of
+Renditions carry no metadata at all (see ``encoding.encode``).  The image record keeps a handful of
 bounded, non-sensitive facts: camera make and model, capture time, and *whether* GPS data was
 present, never the coordinates.  Every string is type-checked, stripped of control characters and
 length-capped; a malformed EXIF block yields no facts rather than a failed image.
@@ -29,6 +29,10 @@ IFD_EXIF = 0x8769
 IFD_GPS = 0x8825
 TAG_DATETIME_ORIGINAL = 0x9003
 TAG_OFFSET_TIME_ORIGINAL = 0x9011
+
+# The one piece of metadata that may travel with pixels: the copyright notice (keep_copyright).
+# Carried from decoding to encoding in ``Image.info`` under our own key, which no Pillow encoder reads.
+COPYRIGHT_KEY = "imgpipe.copyright"
 
 _EXIF_TIME = re.compile(r"^(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")

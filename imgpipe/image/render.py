@@ -9,16 +9,16 @@ from __future__ import annotations
 from PIL import Image
 
 from imgpipe.config import PipelineSettings
-from imgpipe.image import core, watermark
-from imgpipe.image.core import Encoded, SourceInfo
+from imgpipe.image import renditions, watermark
+from imgpipe.image.decoding import SourceInfo
+from imgpipe.image.encoding import Encoded, encode
 
 
 def render(
     data: bytes, settings: PipelineSettings, logo: Image.Image | None = None
 ) -> tuple[SourceInfo, list[Encoded]]:
-    info, resized = core.resize(data, settings)
+    info, resized = renditions.resize(data, settings)
     encoded = [
-        core.encode(watermark.apply(image, settings.watermark, logo), rendition, settings)
-        for rendition, image in resized
+        encode(watermark.apply(image, settings.watermark, logo), rendition, settings) for rendition, image in resized
     ]
     return info, encoded

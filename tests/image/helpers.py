@@ -9,7 +9,8 @@ from dataclasses import replace
 from PIL import Image, ImageChops, ImageStat
 
 from imgpipe.config import PipelineSettings, Rendition, Watermark
-from imgpipe.image.core import Encoded, SourceInfo
+from imgpipe.image.decoding import SourceInfo
+from imgpipe.image.encoding import Encoded
 from imgpipe.image.render import render
 
 NO_WATERMARK = Watermark(text="")

@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from imgpipe.errors import PERMANENT_CODES, PermanentError
-from imgpipe.image import core
 from imgpipe.image.render import render
 from imgpipe.image.sniff import ALLOWED, MIME_TYPES, sniff
+from imgpipe.image.source import open_checked
 from tests import corpus
 from tests.image.helpers import psnr, render_one, settings
 
@@ -163,7 +163,7 @@ def test_dng_raw_files_are_refused_though_they_are_tiff():
 
 
 def test_open_checked_reads_the_header_only():
-    source = core.open_checked(corpus.save(PHOTO, "PNG"), settings().limits)
+    source = open_checked(corpus.save(PHOTO, "PNG"), settings().limits)
 
     assert source.image.tile  # the decode is still pending: nothing but the header was read
     assert (source.width, source.height) == PHOTO.size

@@ -9,8 +9,18 @@ from PIL import Image
 
 from imgpipe.config import PipelineSettings, Rendition, Watermark
 from imgpipe.errors import PermanentError
-from imgpipe.image import core, watermark
+from imgpipe.image import watermark
+from imgpipe.image.encoding import encode
+from imgpipe.image.exif import COPYRIGHT_KEY
+from imgpipe.image.intermediate import (
+    INTERMEDIATE_CONTENT_TYPE,
+    INTERMEDIATE_EXTENSION,
+    MAX_INTERMEDIATE_EDGE,
+    decode_intermediate,
+    encode_intermediate,
+)
 from imgpipe.image.render import render
+from imgpipe.image.renditions import resize
 from tests import corpus
 
 HEADER = struct.Struct(">4sBBIIH")
@@ -27,8 +37,8 @@ def rgba_photo(width: int, height: int) -> Image.Image:
 def test_round_trip_is_bit_exact(mode, size):
     im = corpus.photo(*size) if mode == "RGB" else rgba_photo(*size)
 
-    data = core.encode_intermediate(im)
-    back = core.decode_intermediate(data)
+    data = encode_intermediate(im)
+    back = decode_intermediate(data)
 
     assert (back.mode, back.size) == (mode, size)
     assert back.tobytes() == im.tobytes()
@@ -36,10 +46,10 @@ def test_round_trip_is_bit_exact(mode, size):
 
 
 def test_the_header_is_the_documented_fixed_layout():
-    data = core.encode_intermediate(rgba_photo(20, 10))
+    data = encode_intermediate(rgba_photo(20, 10))
 
     assert HEADER.unpack_from(data) == (b"IPRW", 1, 4, 20, 10, 0)
-    assert (core.INTERMEDIATE_CONTENT_TYPE, core.INTERMEDIATE_EXTENSION) == ("application/octet-stream", "raw")
+    assert (INTERMEDIATE_CONTENT_TYPE, INTERMEDIATE_EXTENSION) == ("application/octet-stream", "raw")
 
 
 def test_only_the_copyright_line_travels_with_the_pixels():
@@ -48,27 +58,27 @@ def test_only_the_copyright_line_travels_with_the_pixels():
         "icc_profile": b"\0" * 200,
         "exif": b"Exif\0\0secret",
         "comment": b"secret",
-        core.COPYRIGHT_KEY: "© Zoë Ünïcode 2026",
+        COPYRIGHT_KEY: "© Zoë Ünïcode 2026",
     }
 
-    back = core.decode_intermediate(core.encode_intermediate(im))
+    back = decode_intermediate(encode_intermediate(im))
 
-    assert back.info == {core.COPYRIGHT_KEY: "© Zoë Ünïcode 2026"}
+    assert back.info == {COPYRIGHT_KEY: "© Zoë Ünïcode 2026"}
     im.info = {"icc_profile": b"\0" * 200}
-    assert core.decode_intermediate(core.encode_intermediate(im)).info == {}
+    assert decode_intermediate(encode_intermediate(im)).info == {}
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "P", "CMYK", "I;16"])
 def test_only_rgb_and_rgba_are_written(mode):
     with pytest.raises(ValueError):
-        core.encode_intermediate(Image.new(mode, (4, 4)))
+        encode_intermediate(Image.new(mode, (4, 4)))
 
 
 def test_a_decoded_rgba_intermediate_can_be_drawn_on():
     # RGBA is mapped over the bytes without a copy (read-only); writing must not touch the bytes.
-    data = core.encode_intermediate(rgba_photo(300, 200))
+    data = encode_intermediate(rgba_photo(300, 200))
     before = bytes(data)
-    image = core.decode_intermediate(data)
+    image = decode_intermediate(data)
 
     image.paste((255, 0, 0, 255), (0, 0, 10, 10))
     marked = watermark.apply(image, Watermark(min_edge=1))
@@ -79,8 +89,8 @@ def test_a_decoded_rgba_intermediate_can_be_drawn_on():
 
 def _valid() -> bytes:
     im = corpus.photo(8, 6)
-    im.info[core.COPYRIGHT_KEY] = "(c) someone"
-    return core.encode_intermediate(im)
+    im.info[COPYRIGHT_KEY] = "(c) someone"
+    return encode_intermediate(im)
 
 
 def _with_header(data: bytes, **fields) -> bytes:
@@ -101,7 +111,7 @@ BAD = {
     "two bands": lambda d: _with_header(d, bands=2),
     "zero width": lambda d: _with_header(d, width=0),
     "width doubled": lambda d: _with_header(d, width=16),
-    "over the edge limit": lambda d: _with_header(d, width=core.MAX_INTERMEDIATE_EDGE + 1, height=1),
+    "over the edge limit": lambda d: _with_header(d, width=MAX_INTERMEDIATE_EDGE + 1, height=1),
     "RGBA claimed for RGB bytes": lambda d: _with_header(d, bands=4),
     "copyright longer than the file": lambda d: _with_header(d, text=60000),
     "copyright length off by one": lambda d: _with_header(d, text=len("(c) someone") + 1),
@@ -114,16 +124,16 @@ BAD = {
 @pytest.mark.parametrize("damage", BAD.values(), ids=BAD.keys())
 def test_a_damaged_intermediate_is_corrupt_image(damage):
     with pytest.raises(PermanentError) as caught:
-        core.decode_intermediate(damage(_valid()))
+        decode_intermediate(damage(_valid()))
 
     assert caught.value.code == "CORRUPT_IMAGE"
 
 
 def test_a_header_claiming_a_huge_image_is_refused_before_any_allocation():
-    data = HEADER.pack(b"IPRW", 1, 4, core.MAX_INTERMEDIATE_EDGE, core.MAX_INTERMEDIATE_EDGE, 0)
+    data = HEADER.pack(b"IPRW", 1, 4, MAX_INTERMEDIATE_EDGE, MAX_INTERMEDIATE_EDGE, 0)
 
     with pytest.raises(PermanentError):
-        core.decode_intermediate(data)
+        decode_intermediate(data)
 
 
 # ---- the two-step pipeline is byte-identical to render() ---------------------------------------
@@ -156,11 +166,11 @@ PIPELINE_CASES = {
 def test_resize_then_intermediate_then_watermark_is_byte_identical_to_render(make, settings):
     data = make()
 
-    _, resized = core.resize(data, settings)
+    _, resized = resize(data, settings)
     staged = []
     for rendition, image in resized:
-        handed_over = core.decode_intermediate(core.encode_intermediate(image))
-        staged.append(core.encode(watermark.apply(handed_over, settings.watermark), rendition, settings))
+        handed_over = decode_intermediate(encode_intermediate(image))
+        staged.append(encode(watermark.apply(handed_over, settings.watermark), rendition, settings))
     _, rendered = render(data, settings)
 
     assert [(e.name, e.format, e.width, e.height) for e in staged] == [

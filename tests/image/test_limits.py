@@ -13,7 +13,8 @@ from pillow_heif import as_plugin as heif_plugin
 
 from imgpipe.config import Limits
 from imgpipe.errors import PermanentError
-from imgpipe.image import core, probe
+from imgpipe.image import probe
+from imgpipe.image import source as image_source
 from imgpipe.image.render import render
 from tests import corpus
 from tests.image.helpers import settings
@@ -109,7 +110,7 @@ def test_metadata_under_the_caps_is_fine():
 
 
 def test_the_byte_limit_is_checked_before_sniffing(monkeypatch):
-    monkeypatch.setattr(core, "sniff", lambda data: pytest.fail("sniffed an over-size file"))
+    monkeypatch.setattr(image_source, "sniff", lambda data: pytest.fail("sniffed an over-size file"))
     data = corpus.save(SMALL, "PNG")
 
     assert refuse(data, max_bytes=len(data) - 1).code == "IMAGE_TOO_LARGE"

@@ -9,9 +9,11 @@ import pytest
 from PIL import Image, ImageDraw, ImageStat
 
 from imgpipe.config import PipelineSettings, Rendition
-from imgpipe.image import core
+from imgpipe.image import allocator, cascade
+from imgpipe.image.decoding import decode, draft_request
 from imgpipe.image.render import render
 from imgpipe.image.sniff import sniff
+from imgpipe.image.source import open_checked
 from tests import corpus
 from tests.image.helpers import NO_WATERMARK, psnr, render_one, settings
 
@@ -145,10 +147,10 @@ def test_jpeg_scaled_decoding_does_not_alias(edge):
 
 
 def test_jpeg_drafts_go_no_lower_than_half_size_and_leave_lanczos_some_work():
-    assert core.draft_request(4000, 3000, 1600) == (4000, 3000)  # 1/2 would leave LANCZOS 1.25x: full decode
-    assert core.draft_request(6000, 4000, 1600) == (4000, 2668)  # 1/2 would leave 1.875x: full decode
-    assert core.draft_request(8000, 6000, 1600) == (4000, 3000)  # decoded at 1/2, LANCZOS 2.5x
-    w, h = core.draft_request(8000, 6000, 320)
+    assert draft_request(4000, 3000, 1600) == (4000, 3000)  # 1/2 would leave LANCZOS 1.25x: full decode
+    assert draft_request(6000, 4000, 1600) == (4000, 2668)  # 1/2 would leave 1.875x: full decode
+    assert draft_request(8000, 6000, 1600) == (4000, 3000)  # decoded at 1/2, LANCZOS 2.5x
+    w, h = draft_request(8000, 6000, 320)
     assert 8000 // w < 4 and 6000 // h < 4  # never 1/4 or 1/8
 
 
@@ -159,7 +161,7 @@ def test_jpeg_drafts_go_no_lower_than_half_size_and_leave_lanczos_some_work():
 def test_the_jpeg_draft_is_the_scale_the_rule_says(source, edge, decoded):
     data = corpus.save(corpus.photo(*source), "JPEG")
 
-    frame = core.decode(core.open_checked(data, settings().limits), edge, settings().limits).image
+    frame = decode(open_checked(data, settings().limits), edge, settings().limits).image
 
     assert frame.size == decoded
 
@@ -195,8 +197,8 @@ def test_the_previous_draft_rule_did_alias():
 # ---- cascade: smaller renditions come from larger ones ------------------------------------------
 def test_renditions_are_cascaded_from_the_smallest_image_with_room_to_spare(monkeypatch):
     calls = []
-    real = core._lanczos
-    monkeypatch.setattr(core, "_lanczos", lambda im, size: calls.append((im.size, size)) or real(im, size))
+    real = cascade.lanczos
+    monkeypatch.setattr(cascade, "lanczos", lambda im, size: calls.append((im.size, size)) or real(im, size))
     renditions = (
         Rendition("s", 320),
         Rendition("l", 1600),
@@ -259,16 +261,16 @@ def test_glibc_is_asked_to_keep_freed_image_memory(monkeypatch):
 
     libc = FakeLibc()
     monkeypatch.setattr(ctypes, "CDLL", lambda name: libc)
-    for name in core._MALLOC_SETTINGS:
+    for name in allocator.MALLOC_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(core.sys, "platform", "linux")
+    monkeypatch.setattr(allocator.sys, "platform", "linux")
 
-    core.keep_freed_memory.__wrapped__()
+    allocator.keep_freed_memory.__wrapped__()
 
     assert libc.calls == [(-3, 32 << 20), (-1, 512 << 20)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
 
 
-@pytest.mark.parametrize("variable", sorted(core._MALLOC_SETTINGS))
+@pytest.mark.parametrize("variable", sorted(allocator.MALLOC_VARIABLES))
 def test_an_operators_own_glibc_settings_are_left_alone(monkeypatch, variable):
     import ctypes
 
@@ -276,7 +278,7 @@ def test_an_operators_own_glibc_settings_are_left_alone(monkeypatch, variable):
     monkeypatch.setattr(ctypes, "CDLL", lambda name: libc)
     monkeypatch.setenv(variable, "1")
 
-    core.keep_freed_memory.__wrapped__()
+    allocator.keep_freed_memory.__wrapped__()
 
     assert libc.calls == []
 
@@ -288,10 +290,10 @@ def test_without_glibc_nothing_happens(monkeypatch):
         raise OSError("not here")
 
     monkeypatch.setattr(ctypes, "CDLL", no_mallopt)
-    for name in core._MALLOC_SETTINGS:
+    for name in allocator.MALLOC_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
-    core.keep_freed_memory.__wrapped__()  # no exception
+    allocator.keep_freed_memory.__wrapped__()  # no exception
 
 
 # ---- encoder settings (chosen by measurement, docs/performance.md) ------------------------------

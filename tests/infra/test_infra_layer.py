@@ -82,7 +82,7 @@ def test_layer_ships_the_lambda_parts_of_imgpipe_only(built_layer: Path) -> None
     package = built_layer / "imgpipe"
     shipped = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
     assert {"__init__.py", "config.py", "errors.py", "adapters.py", "runtime.py", "observability.py"} <= shipped
-    assert "image/core.py" in shipped
+    assert {"image/renditions.py", "image/intermediate.py", "image/encoding.py"} <= shipped
     assert (package / "config.py").read_bytes() == (REPO_ROOT / "imgpipe" / "config.py").read_bytes()
     assert not any(p.startswith("local/") or p == "cli.py" for p in shipped)
     # Bytecode only for the Lambda runtime's Python (or none at all without that interpreter).

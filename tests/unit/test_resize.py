@@ -10,7 +10,8 @@ from PIL import Image
 from functions.resize.logic import intermediate_key, resize_image
 from imgpipe.config import PipelineSettings, Rendition, Watermark
 from imgpipe.errors import PermanentError
-from imgpipe.image import core
+from imgpipe.image.exif import COPYRIGHT_KEY
+from imgpipe.image.intermediate import decode_intermediate
 from tests import corpus
 from tests.fakes import FakeStore
 
@@ -62,11 +63,11 @@ def test_writes_every_rendition_lossless_and_upright_into_one_object():
     for item in result["intermediates"]:
         part = stored.data[item["offset"] : item["offset"] + item["length"]]
         assert part[:4] == b"IPRW"
-        image = core.decode_intermediate(part)
+        image = decode_intermediate(part)
         assert image.mode == "RGB" and image.size == (item["width"], item["height"])
         assert image.info == {}  # no ICC, EXIF, comments: pixels only
     # upright: the top-left quadrant of the picture is red
-    large = core.decode_intermediate(part_of(store, result, "large"))
+    large = decode_intermediate(part_of(store, result, "large"))
     assert large.getpixel((40, 40))[0] > 180 and large.getpixel((40, 40))[2] < 80
 
 
@@ -112,7 +113,7 @@ def test_transparency_survives_into_the_intermediate():
     result = resize_image(event("uploads/0123456789abcdef0123456789abcdef/a.png"), store, SETTINGS, OUTPUT)
 
     assert result["original"]["has_alpha"] is True
-    assert core.decode_intermediate(part_of(store, result, "large")).mode == "RGBA"
+    assert decode_intermediate(part_of(store, result, "large")).mode == "RGBA"
 
 
 def test_a_retry_overwrites_instead_of_accumulating():
@@ -161,8 +162,8 @@ def test_the_copyright_line_rides_along_only_when_kept():
         result = resize_image(
             event(), store, PipelineSettings(keep_copyright=keep, watermark=Watermark(text="")), OUTPUT
         )
-        info = core.decode_intermediate(part_of(store, result, "large")).info
-        assert info.get(core.COPYRIGHT_KEY) == (corpus.SECRETS["copyright"] if keep else None)
+        info = decode_intermediate(part_of(store, result, "large")).info
+        assert info.get(COPYRIGHT_KEY) == (corpus.SECRETS["copyright"] if keep else None)
 
 
 def test_intermediate_keys_are_deterministic():
