@@ -209,6 +209,7 @@ class Route:
 
     method: str
     resource: str  # API Gateway resource path, e.g. /images/{imageId}
+    operation: str  # the spec's operationId; the API function serves it with the function of that name
     required_query: tuple[str, ...] = ()
 
     @property
@@ -217,8 +218,8 @@ class Route:
 
 
 API_ROUTES = (
-    Route("GET", "/upload-url", required_query=("filename", "contentType", "size")),
-    Route("GET", "/images/{imageId}"),
+    Route("GET", "/upload-url", "getUploadUrl", required_query=("filename", "contentType", "size")),
+    Route("GET", "/images/{imageId}", "getImage"),
 )
 # The API's CORS origin: the API function puts it on every response (the preflight is in topology).
 API_CORS_ALLOW_ORIGIN = "*"

@@ -5,7 +5,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imgpipe.config import API_CORS_ALLOW_ORIGIN
+from imgpipe.config import API_CORS_ALLOW_ORIGIN, API_ROUTES
 from imgpipe.observability import logger, metrics, tracer
 from imgpipe.runtime import default_runtime
 
@@ -18,7 +18,7 @@ from .logic import Api, BadRequest, image_status, issue_upload_url
 JSON_HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": API_CORS_ALLOW_ORIGIN}
 
 Query = dict[str, str]
-Route = Callable[[Query, dict[str, str]], tuple[int, dict[str, Any]]]
+Operation = Callable[[Query, dict[str, str]], tuple[int, dict[str, Any]]]
 
 
 def default_api() -> Api:  # cheap: the runtime beneath is built once per container
@@ -47,9 +47,14 @@ def get_image(_: Query, path: dict[str, str]) -> tuple[int, dict[str, Any]]:
     return 200, view
 
 
-ROUTES: dict[tuple[str, str], Route] = {
-    ("GET", "/upload-url"): upload_url,
-    ("GET", "/images/{imageId}"): get_image,
+# What serves each operation of config.API_ROUTES (its operationId in docs/openapi.yaml); the routes
+# themselves (method, resource) are written only there.
+OPERATIONS: dict[str, Operation] = {
+    "getUploadUrl": upload_url,
+    "getImage": get_image,
+}
+ROUTES: dict[tuple[str, str], Operation] = {
+    (route.method, route.resource): OPERATIONS[route.operation] for route in API_ROUTES
 }
 
 

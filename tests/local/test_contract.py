@@ -31,6 +31,11 @@ def test_spec_routes_are_the_routes_the_api_serves():
     }
 
 
+def test_spec_operation_ids_are_the_operations_the_api_function_serves():
+    for route in API_ROUTES:
+        assert SPEC["paths"][route.resource][route.method.lower()]["operationId"] == route.operation
+
+
 def test_spec_marks_the_required_query_parameters_the_gateway_validates():
     for route in API_ROUTES:
         parameters = SPEC["paths"][route.resource][route.method.lower()].get("parameters", [])

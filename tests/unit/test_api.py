@@ -225,6 +225,15 @@ def test_api_handler_serves_every_route_api_gateway_defines():
     assert set(ROUTES) == {(route.method, route.resource) for route in config.API_ROUTES}
 
 
+def test_every_route_has_exactly_one_operation_and_every_operation_one_route():
+    from functions.api.handler import OPERATIONS
+
+    operations = [route.operation for route in config.API_ROUTES]
+    assert sorted(operations) == sorted(OPERATIONS)  # no route without a function, no function unrouted
+    assert len(set(operations)) == len(operations)  # and no operation served on two routes
+    assert len({id(function) for function in OPERATIONS.values()}) == len(OPERATIONS)
+
+
 def test_api_handler_answers_an_unknown_resource_with_404_json():
     from functions.api.handler import handler
 
