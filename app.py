@@ -32,7 +32,8 @@ STACK_NAME_KEY = "imgpipe:stackName"
 def cdk_json_context() -> dict[str, Any]:
     """cdk.json's context (feature flags, imgpipe defaults), so a synth without the CLI — tests,
     ``make synth`` — sees exactly what ``cdk synth`` sees."""
-    return json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {})
+    context: dict[str, Any] = json.loads((REPO_ROOT / "cdk.json").read_text()).get("context", {})
+    return context
 
 
 def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> App:

@@ -147,12 +147,6 @@ class Api(Construct):
             validate_request_body=True,
         )
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
-        cors = dict(
-            allow_origins=[config.API_CORS_ALLOW_ORIGIN],
-            allow_methods=list(topology.API_CORS_ALLOW_METHODS),
-            allow_headers=list(topology.API_CORS_ALLOW_HEADERS),
-            max_age=Duration.seconds(topology.API_CORS_MAX_AGE_S),
-        )
 
         # One method per route of config.API_ROUTES, the list the local twin serves too.
         self.methods: dict[str, apigw.Method] = {}
@@ -160,7 +154,12 @@ class Api(Construct):
             resource = self.rest_api.root
             for part in route.resource.strip("/").split("/"):
                 resource = resource.get_resource(part) or resource.add_resource(part)
-            resource.add_cors_preflight(**cors)
+            resource.add_cors_preflight(
+                allow_origins=[config.API_CORS_ALLOW_ORIGIN],
+                allow_methods=list(topology.API_CORS_ALLOW_METHODS),
+                allow_headers=list(topology.API_CORS_ALLOW_HEADERS),
+                max_age=Duration.seconds(topology.API_CORS_MAX_AGE_S),
+            )
             parameters = {f"method.request.querystring.{name}": True for name in route.required_query}
             parameters |= {f"method.request.path.{name}": True for name in route.path_parameters}
             self.methods[route.resource] = resource.add_method(

@@ -30,6 +30,8 @@ from constructs import Node
 
 from imgpipe.config import PipelineSettings, SettingsError
 
+from .packaging import LAMBDA_RUNTIME_NAME
+
 SETTINGS_KEY = "imgpipe:settings"
 LOG_RETENTION_KEY = "imgpipe:logRetentionDays"
 REMOVAL_POLICY_KEY = "imgpipe:removalPolicy"
@@ -47,7 +49,7 @@ def powertools_release() -> str:
 
 def powertools_ssm_parameter(release: str | None = None) -> str:
     # Public parameter whose value is that release's layer ARN in the deploying region.
-    return f"/aws/service/powertools/python/arm64/python3.12/{release or powertools_release()}"
+    return f"/aws/service/powertools/python/arm64/{LAMBDA_RUNTIME_NAME}/{release or powertools_release()}"
 
 
 # The values CloudWatch Logs accepts, by number of days, mapped onto the CDK enum.

@@ -6,12 +6,14 @@ no AWS managed policy, no bucket-wide or table-wide wildcards.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from imgpipe import config, topology
 from imgpipe.config import Resources
@@ -20,17 +22,19 @@ from imgpipe.topology import Step
 from .context import DeployOptions, powertools_ssm_parameter
 from .layer import image_layer_code, requirements
 from .nag import acknowledge
-from .packaging import function_code
+from .packaging import LAMBDA_PYTHON_NODOT, LAMBDA_PYTHON_VERSION, LAMBDA_RUNTIME_NAME, function_code
 from .storage import Storage
 from .table import ImageTable
 
-RUNTIME = lambda_.Runtime.PYTHON_3_12
+# CDK's own Runtime object for packaging.LAMBDA_PYTHON_VERSION (an AttributeError names a version CDK lacks).
+RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON_VERSION.replace(".", "_"))
 ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_ACCOUNT = "017000801446"  # AWS's publishing account for the Powertools layers
 
 
 def powertools_layer_arn(region: str, version: int) -> str:
-    return f"arn:aws:lambda:{region}:{POWERTOOLS_ACCOUNT}:layer:AWSLambdaPowertoolsPythonV3-python312-arm64:{version}"
+    layer = f"AWSLambdaPowertoolsPythonV3-python{LAMBDA_PYTHON_NODOT}-arm64"
+    return f"arn:aws:lambda:{region}:{POWERTOOLS_ACCOUNT}:layer:{layer}:{version}"
 
 
 class Functions(Construct):
@@ -52,7 +56,8 @@ class Functions(Construct):
             code=image_layer_code(),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            description=f"imgpipe package + {' + '.join(requirements())} (linux/arm64, CPython 3.12)",
+            description=f"imgpipe package + {' + '.join(requirements())} "
+            f"(linux/arm64, CPython {LAMBDA_PYTHON_VERSION})",
         )
         if options.powertools_layer_version is None:
             arn = ssm.StringParameter.value_for_string_parameter(self, powertools_ssm_parameter())
@@ -160,11 +165,13 @@ class Functions(Construct):
         acknowledge(
             fn,
             {
-                "AwsSolutions-L1": "Pinned to python3.12: the AWS-published Powertools layer used here is the "
-                "python312-arm64 build and the image layer ships cp312 wheels; moving runtime means moving both "
-                "layers together.",
-                "Serverless-LambdaLatestVersion": "Same pin as AwsSolutions-L1: python3.12 matches the "
-                "python312-arm64 Powertools layer and the cp312 wheels of the image layer.",
+                "AwsSolutions-L1": f"Pinned to {LAMBDA_RUNTIME_NAME}: the AWS-published Powertools layer used "
+                f"here is the python{LAMBDA_PYTHON_NODOT}-arm64 build and the image layer ships "
+                f"cp{LAMBDA_PYTHON_NODOT} wheels; moving runtime means moving both layers together "
+                "(stacks/packaging.py LAMBDA_PYTHON_VERSION moves all three).",
+                "Serverless-LambdaLatestVersion": f"Same pin as AwsSolutions-L1: {LAMBDA_RUNTIME_NAME} matches the "
+                f"python{LAMBDA_PYTHON_NODOT}-arm64 Powertools layer and the cp{LAMBDA_PYTHON_NODOT} wheels of the "
+                "image layer.",
                 "Serverless-LambdaDLQ": "Invoked only synchronously (Step Functions lambda:invoke, API Gateway "
                 "proxy); a DLQ only applies to asynchronous invocations. Failures surface in the state machine's "
                 "Catch/RecordFailure and in the HTTP response.",
@@ -190,7 +197,7 @@ def _allow(grantee: iam.IGrantable, actions: list[str], resources: list[str]) ->
     iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=resources)
 
 
-def _object_patterns(policy: Construct) -> list[str]:
+def _object_patterns(policy: IConstruct) -> list[dict[str, Any]]:
     """The object ARNs (``<bucket>/<prefix>*``, ``<bucket>/<key>``) this role policy grants."""
     assert isinstance(policy, iam.Policy)
     document = Stack.of(policy).resolve(policy.document.to_json())
@@ -203,7 +210,7 @@ def _object_patterns(policy: Construct) -> list[str]:
     return patterns
 
 
-def _nag_text(stack: Stack, resource: dict) -> str:
+def _nag_text(stack: Stack, resource: dict[str, Any]) -> str:
     """How cdk-nag prints an intrinsic ARN in a finding id: ``<LogicalId.Arn>/uploads/*``."""
     parts = []
     for part in resource["Fn::Join"][1]:

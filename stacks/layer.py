@@ -92,11 +92,15 @@ def _imgpipe_imports(source: Path) -> set[str]:
     for node in ast.walk(ast.parse(source.read_text(), str(source))):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name == "imgpipe" or a.name.startswith("imgpipe.")}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            if node.module == "imgpipe" or node.module.startswith("imgpipe."):
-                found.add(node.module)
-                # `from imgpipe.image import encoding` imports the submodule imgpipe.image.encoding
-                found |= {f"{node.module}.{a.name}" for a in node.names if _module_file(f"{node.module}.{a.name}")}
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and (node.module == "imgpipe" or node.module.startswith("imgpipe."))
+        ):
+            found.add(node.module)
+            # `from imgpipe.image import encoding` imports the submodule imgpipe.image.encoding
+            found |= {f"{node.module}.{a.name}" for a in node.names if _module_file(f"{node.module}.{a.name}")}
     return found
 
 

@@ -33,11 +33,15 @@ from imgpipe.topology import Step
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
-LAMBDA_PYTHON_VERSION = "3.12"  # stacks.functions.RUNTIME
+# The Lambda runtime's Python: written here only.  The function runtime (stacks.functions.RUNTIME),
+# the Powertools layer's name, the image layer's wheels and the shipped bytecode all follow from it.
+LAMBDA_PYTHON_VERSION = "3.12"
+LAMBDA_PYTHON_NODOT = LAMBDA_PYTHON_VERSION.replace(".", "")  # "312", as wheel tags and layer names write it
+LAMBDA_RUNTIME_NAME = f"python{LAMBDA_PYTHON_VERSION}"  # Lambda's runtime identifier
 LAMBDA_PYTHON_ENV = "IMGPIPE_LAMBDA_PYTHON"
 FUNCTION_ROOT = "/var/task"  # where Lambda unpacks the function's code
 LAYER_ROOT = "/opt/python"  # where a layer's python/ directory lands
-CACHE_TAG = "cpython-" + LAMBDA_PYTHON_VERSION.replace(".", "")  # the runtime is CPython
+CACHE_TAG = f"cpython-{LAMBDA_PYTHON_NODOT}"  # the runtime is CPython
 
 
 def _cache_tag_of(python: str) -> str | None:
@@ -58,7 +62,7 @@ def _cache_tag_of(python: str) -> str | None:
 @functools.cache
 def lambda_python() -> str | None:
     """An interpreter of the Lambda runtime's Python version, or None."""
-    candidates = [os.environ.get(LAMBDA_PYTHON_ENV), shutil.which(f"python{LAMBDA_PYTHON_VERSION}")]
+    candidates = [os.environ.get(LAMBDA_PYTHON_ENV), shutil.which(LAMBDA_RUNTIME_NAME)]
     pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
     candidates += sorted(
         glob.glob(f"{pyenv_root}/versions/{LAMBDA_PYTHON_VERSION}.*/bin/python{LAMBDA_PYTHON_VERSION}"), reverse=True
@@ -92,7 +96,8 @@ def compile_bytecode(tree: Path, runtime_root: str) -> bool:
     # compileall carries on past a file it cannot compile (some packages ship files for other Python
     # versions) and prints it; those modules are then compiled at import, like every module was.
     result = subprocess.run(
-        [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", "-d", runtime_root, str(tree)],
+        [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+         "-d", runtime_root, str(tree)],
         check=False,
     )  # fmt: skip
     if result.returncode != 0:
@@ -106,7 +111,7 @@ def compile_bytecode(tree: Path, runtime_root: str) -> bool:
 def code_exclusions(step: Step) -> list[str]:
     """Asset root is functions/ (handler ``<step>.handler.handler``); ship only this step's package."""
     others = {p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir() and p.name != step.package}
-    return sorted(others | {"__pycache__"}) + ["*.pyc"]
+    return [*sorted(others | {"__pycache__"}), "*.pyc"]
 
 
 def function_sources(step: Step) -> list[Path]:

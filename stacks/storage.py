@@ -16,33 +16,52 @@ MULTIPART_ABORT_DAYS = 1  # a presigned PUT is short-lived; an upload left half-
 CORS_MAX_AGE_S = 3000
 
 
+def _private_bucket(
+    scope: Construct,
+    construct_id: str,
+    options: DeployOptions,
+    *,
+    lifecycle_rules: list[s3.LifecycleRule],
+    cors: list[s3.CorsRule] | None = None,
+    server_access_logs_bucket: s3.IBucket | None = None,
+    server_access_logs_prefix: str | None = None,
+) -> s3.Bucket:
+    """A bucket with what all three share: private, S3-encrypted, TLS only, ACLs off."""
+    return s3.Bucket(
+        scope,
+        construct_id,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        removal_policy=options.removal_policy,
+        auto_delete_objects=options.destroy,
+        lifecycle_rules=lifecycle_rules,
+        cors=cors,
+        server_access_logs_bucket=server_access_logs_bucket,
+        server_access_logs_prefix=server_access_logs_prefix,
+    )
+
+
 class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeployOptions) -> None:
         super().__init__(scope, construct_id)
 
-        common = dict(
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            removal_policy=options.removal_policy,
-            auto_delete_objects=options.destroy,
-        )
-
-        self.access_logs = s3.Bucket(
+        self.access_logs = _private_bucket(
             self,
             "AccessLogs",
+            options,
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-access-logs", expiration=Duration.days(options.log_retention_days))
             ],
-            **common,
         )
 
         # Originals are kept: they are the only lossless source when renditions change and have to be
         # re-rendered (docs/decisions.md, "Keep the originals").
-        self.input_bucket = s3.Bucket(
+        self.input_bucket = _private_bucket(
             self,
             "InputBucket",
+            options,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="input/",
             cors=[
@@ -60,7 +79,6 @@ class Storage(Construct):
                     abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS),
                 ),
             ],
-            **common,
         )
         # S3 → EventBridge through the bucket's own NotificationConfiguration.  The L2
         # `event_bridge_enabled=True` would do the same through a Custom::S3BucketNotifications Lambda
@@ -72,9 +90,10 @@ class Storage(Construct):
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
 
-        self.output_bucket = s3.Bucket(
+        self.output_bucket = _private_bucket(
             self,
             "OutputBucket",
+            options,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="output/",
             cors=[
@@ -92,5 +111,4 @@ class Storage(Construct):
                 ),
                 s3.LifecycleRule(id="expire-work", prefix=WORK_PREFIX, expiration=Duration.days(WORK_EXPIRY_DAYS)),
             ],
-            **common,
         )

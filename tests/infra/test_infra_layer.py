@@ -19,6 +19,7 @@ from imgpipe import topology
 from stacks import layer, packaging
 
 LAMBDA_PYTHON = packaging.lambda_python()
+CP = f"cp{packaging.LAMBDA_PYTHON_NODOT}"  # the wheel tag of the runtime's CPython
 needs_lambda_python = pytest.mark.skipif(
     LAMBDA_PYTHON is None, reason=f"no Python {packaging.LAMBDA_PYTHON_VERSION} here to compile or load bytecode"
 )
@@ -55,17 +56,17 @@ def built_layer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.network
-def test_layer_ships_cp312_manylinux_aarch64_pillow_and_pillow_heif(built_layer: Path) -> None:
+def test_layer_ships_runtime_cpython_manylinux_aarch64_pillow_and_pillow_heif(built_layer: Path) -> None:
     assert built_layer.name == "python"  # Lambda puts <layer>/python on sys.path
     for distribution in ("pillow", "pillow_heif"):
         tags = wheel_tags(built_layer, distribution)
-        assert tags and all(re.fullmatch(r"cp312-cp312-manylinux\w*_aarch64", tag) for tag in tags), (
+        assert tags and all(re.fullmatch(rf"{CP}-{CP}-manylinux\w*_aarch64", tag) for tag in tags), (
             distribution,
             tags,
         )
     pillow_pin = layer.pillow_requirement().split("==")[1]
     assert (built_layer / f"pillow-{pillow_pin}.dist-info").is_dir()
-    assert list((built_layer / "PIL").glob("_imaging.cpython-312-aarch64-linux-gnu.so"))
+    assert list((built_layer / "PIL").glob(f"_imaging.{packaging.CACHE_TAG}-aarch64-linux-gnu.so"))
 
 
 @pytest.mark.network
@@ -86,7 +87,7 @@ def test_layer_ships_the_lambda_parts_of_imgpipe_only(built_layer: Path) -> None
     assert (package / "config.py").read_bytes() == (REPO_ROOT / "imgpipe" / "config.py").read_bytes()
     assert not any(p.startswith("local/") or p == "cli.py" for p in shipped)
     # Bytecode only for the Lambda runtime's Python (or none at all without that interpreter).
-    assert all(p.endswith(".cpython-312.pyc") for p in shipped if "__pycache__" in p or p.endswith(".pyc"))
+    assert all(p.endswith(f".{packaging.CACHE_TAG}.pyc") for p in shipped if "__pycache__" in p or p.endswith(".pyc"))
 
 
 # Imports each handler the way Lambda would: the function's own code asset first, then the layer's
@@ -111,8 +112,9 @@ def test_each_handler_imports_from_its_code_asset_and_the_layer_alone(
     handler_module = step.lambda_handler.rsplit(".", 1)[0]
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "1"}
     result = subprocess.run(
-        [sys.executable, "-S", "-c", IMPORT_CHECK, str(asset_dir), str(built_layer), site.getsitepackages()[0], handler_module],
-        capture_output=True, text=True, env=env, cwd=asset_dir,
+        [sys.executable, "-S", "-c", IMPORT_CHECK,
+         str(asset_dir), str(built_layer), site.getsitepackages()[0], handler_module],
+        capture_output=True, text=True, env=env, cwd=asset_dir, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
@@ -132,7 +134,7 @@ def test_layer_ships_unchecked_bytecode_of_the_runtime_python_for_every_module(b
     for package in ("boto3", "botocore", "s3transfer", "urllib3", "PIL", "pillow_heif", "imgpipe"):
         assert any(p.is_relative_to(built_layer / package) for p in sources), package
     for source in sources:
-        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{packaging.CACHE_TAG}.pyc"
         assert pyc.is_file(), source
         assert pyc_header(pyc) == (magic, UNCHECKED_HASH), pyc
 
@@ -146,14 +148,18 @@ def test_runtime_python_loads_layer_bytecode_without_reading_the_source(built_la
         (package / f"{name}.py").write_text(
             "raise SystemExit('the source was compiled instead of the shipped bytecode')\n"
         )
-        pyc = f"__pycache__/{name}.cpython-312.pyc"
+        pyc = f"__pycache__/{name}.{packaging.CACHE_TAG}.pyc"
         (package / pyc).write_bytes((built_layer / "imgpipe" / pyc).read_bytes())
-    check = "import sys; sys.path.insert(0, sys.argv[1]); import imgpipe.errors as e; print(e.PermanentError.__name__, e.__spec__.cached)"
+    check = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import imgpipe.errors as e; "
+        "print(e.PermanentError.__name__, e.__spec__.cached)"
+    )
     result = subprocess.run(
         [LAMBDA_PYTHON, "-S", "-c", check, str(tmp_path)],
         capture_output=True,
         text=True,
         env={"PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[0] == "PermanentError"
@@ -172,15 +178,21 @@ def test_function_asset_is_the_step_package_with_its_bytecode(step: topology.Ste
         p.startswith(other.package + "/") for other in topology.STEPS if other.package != step.package for p in shipped
     )
     if LAMBDA_PYTHON is not None:
-        pyc = out / step.package / "__pycache__" / "handler.cpython-312.pyc"
+        pyc = out / step.package / "__pycache__" / f"handler.{packaging.CACHE_TAG}.pyc"
         assert pyc_header(pyc) == (lambda_python_magic(), UNCHECKED_HASH)
 
 
 def test_bytecode_is_compiled_for_the_functions_runtime() -> None:
     from stacks.functions import RUNTIME
 
-    assert RUNTIME.name == f"python{packaging.LAMBDA_PYTHON_VERSION}"
-    assert "cpython-" + packaging.LAMBDA_PYTHON_VERSION.replace(".", "") == packaging.CACHE_TAG
+    assert RUNTIME.name == packaging.LAMBDA_RUNTIME_NAME
+
+
+@needs_lambda_python
+def test_the_bytecode_compiler_found_is_the_runtime_python() -> None:
+    probe = "import sys, platform; print(platform.python_implementation(), '%d.%d' % sys.version_info[:2])"
+    out = subprocess.run([LAMBDA_PYTHON, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["CPython", packaging.LAMBDA_PYTHON_VERSION]
 
 
 def test_asset_hashes_change_when_bytecode_does(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ from infra_support import LOG_RETENTION_DAYS, REPO_ROOT, SETTINGS, STACK_NAME, S
 
 from imgpipe import config, topology
 from imgpipe.config import PipelineSettings
+from stacks.packaging import LAMBDA_RUNTIME_NAME
 
 ROUTES_IN_BRIEF = {"/upload-url": {"get"}, "/images/{imageId}": {"get"}}
 
@@ -195,12 +196,12 @@ def test_dead_letter_queue_is_encrypted_and_ssl_only(synth: Synth) -> None:
 
 
 # ---- functions -----------------------------------------------------------------------------------
-def test_every_function_is_python312_on_arm64_with_active_tracing_and_json_logs(synth: Synth) -> None:
+def test_every_function_runs_the_lambda_python_on_arm64_with_active_tracing_and_json_logs(synth: Synth) -> None:
     functions = synth.resources("AWS::Lambda::Function")
     assert len(functions) == len(topology.STEPS)
     for fn in functions.values():
         props = fn["Properties"]
-        assert props["Runtime"] == "python3.12"
+        assert props["Runtime"] == LAMBDA_RUNTIME_NAME
         assert props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
@@ -240,14 +241,15 @@ def test_functions_use_the_tested_powertools_release_and_the_image_layer(synth: 
     # The Powertools layer ARN comes from AWS's public SSM parameter for the release the tests ran.
     (parameter_id,) = [
         pid for pid, p in synth.template["Parameters"].items()
-        if p.get("Default") == f"/aws/service/powertools/python/arm64/python3.12/{version('aws-lambda-powertools')}"
+        if p.get("Default")
+        == f"/aws/service/powertools/python/arm64/{LAMBDA_RUNTIME_NAME}/{version('aws-lambda-powertools')}"
     ]  # fmt: skip
     assert synth.template["Parameters"][parameter_id]["Type"] == "AWS::SSM::Parameter::Value<String>"
     powertools = {"Ref": parameter_id}
     for props in functions_by_step(synth).values():
         assert sorted(map(json.dumps, props["Layers"])) == sorted(map(json.dumps, [powertools, {"Ref": layer_id}]))
     layer = synth.resource(layer_id)["Properties"]
-    assert layer["CompatibleRuntimes"] == ["python3.12"]
+    assert layer["CompatibleRuntimes"] == [LAMBDA_RUNTIME_NAME]
     assert layer["CompatibleArchitectures"] == ["arm64"]
 
 
@@ -515,7 +517,8 @@ def test_stage_is_the_one_documented_in_openapi(synth: Synth) -> None:
 
 def test_stack_outputs(synth: Synth) -> None:
     assert set(synth.template["Outputs"]) == {
-        "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn", topology.STATE_MACHINE_LOG_GROUP_OUTPUT,
+        "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn",
+        topology.STATE_MACHINE_LOG_GROUP_OUTPUT,
     }  # fmt: skip
 
 
