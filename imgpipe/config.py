@@ -13,8 +13,9 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 PROJECT = "imgpipe"
 UPLOAD_PREFIX = "uploads/"
@@ -54,6 +55,77 @@ class SettingsError(ValueError):
     """A setting is missing or out of range; raised at cold start, never mid-request."""
 
 
+# ---- validation shared by the settings blocks: JSON can hold any type where a number is expected,
+# so every field's type is checked before its range, and each mistake is one line naming the field.
+_RULES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def _shown(value: object) -> str:
+    """A value as the user wrote it in JSON (containers by kind: their content is beside the point)."""
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _accepts(hint: Any, value: object) -> bool:
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is type(None):
+        return value is None
+    origin = get_origin(hint)
+    if origin in (Union, UnionType):
+        return any(_accepts(arg, value) for arg in get_args(hint))
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_accepts(get_args(hint)[0], item) for item in value)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _rule(hint: Any) -> str:
+    if hint in _RULES:
+        return _RULES[hint]
+    if get_origin(hint) in (Union, UnionType):
+        return " or ".join("null" if arg is type(None) else _rule(arg) for arg in get_args(hint))
+    return "a list" if get_origin(hint) is tuple else "an object"
+
+
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}  # resolved once per class: the annotations are strings
+
+
+def _check_types(block: Any, where: str) -> None:
+    """Every field of the dataclass ``block`` holds its declared type; ``where`` prefixes the field."""
+    types = _FIELD_TYPES.get(type(block)) or _FIELD_TYPES.setdefault(type(block), get_type_hints(type(block)))
+    for f in fields(block):
+        value = getattr(block, f.name)
+        if not _accepts(types[f.name], value):
+            raise SettingsError(f"{where}{f.name} must be {_rule(types[f.name])}, not {_shown(value)}")
+
+
+def _arguments(value: object, where: str, cls: type) -> dict[str, Any]:
+    """``value`` as keyword arguments for ``cls``: a JSON object with no unknown and no missing keys."""
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{where} must be a JSON object, not {_shown(value)}")
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(str(key) for key in value if key not in known)
+    if unknown:
+        label = "settings" if where == "settings" else f"{where} settings"
+        raise SettingsError(f"unknown {label}: {unknown} (known: {', '.join(known)})")
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in value]
+    if missing:
+        raise SettingsError(f"{where} needs {' and '.join(missing)}")
+    return dict(value)
+
+
 @dataclass(frozen=True)
 class Rendition:
     name: str
@@ -62,6 +134,7 @@ class Rendition:
     quality: int = 82
 
     def __post_init__(self) -> None:
+        _check_types(self, f"rendition {self.name}: " if isinstance(self.name, str) else "rendition: ")
         if not self.name.isidentifier():
             raise SettingsError(f"rendition name {self.name!r} must be a plain identifier")
         if not 16 <= self.long_edge <= 8192:
@@ -80,9 +153,10 @@ class Limits:
     max_edge: int = 30_000
 
     def __post_init__(self) -> None:
+        _check_types(self, "limits.")
         for f in fields(self):
             if getattr(self, f.name) <= 0:
-                raise SettingsError(f"limit {f.name} must be positive")
+                raise SettingsError(f"limits.{f.name} must be positive")
 
 
 @dataclass(frozen=True)
@@ -97,16 +171,17 @@ class Watermark:
     min_edge: int = 200  # renditions whose long edge is smaller are not watermarked
 
     def __post_init__(self) -> None:
+        _check_types(self, "watermark.")
         if self.anchor not in ANCHORS:
-            raise SettingsError(f"watermark anchor must be one of {ANCHORS}")
+            raise SettingsError(f"watermark.anchor must be one of {ANCHORS}")
         if not 0 < self.opacity <= 1:
-            raise SettingsError("watermark opacity must be in (0, 1]")
+            raise SettingsError("watermark.opacity must be in (0, 1]")
         if not 0 < self.size <= 0.5:
-            raise SettingsError("watermark size must be in (0, 0.5]")
+            raise SettingsError("watermark.size must be in (0, 0.5]")
         if not 0 <= self.margin <= 0.25:
-            raise SettingsError("watermark margin must be in [0, 0.25]")
+            raise SettingsError("watermark.margin must be in [0, 0.25]")
         if len(self.text) > 200:
-            raise SettingsError("watermark text must be at most 200 characters")
+            raise SettingsError("watermark.text must be at most 200 characters")
 
     @property
     def enabled(self) -> bool:
@@ -131,6 +206,7 @@ class PipelineSettings:
     download_url_ttl: int = 3600
 
     def __post_init__(self) -> None:
+        _check_types(self, "")
         if not self.renditions:
             raise SettingsError("at least one rendition is required")
         names = [r.name for r in self.renditions]
@@ -150,21 +226,21 @@ class PipelineSettings:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> PipelineSettings:
-        data = dict(data)
-        unknown = set(data) - {f.name for f in fields(cls)}
-        if unknown:
-            raise SettingsError(f"unknown settings: {sorted(unknown)}")
-        try:
-            if "renditions" in data:
-                data["renditions"] = tuple(Rendition(**r) for r in data["renditions"])
-            if "limits" in data:
-                data["limits"] = Limits(**data["limits"])
-            if "watermark" in data:
-                data["watermark"] = Watermark(**data["watermark"])
-            return cls(**data)
-        except TypeError as exc:  # unknown or missing keys inside a nested block
-            raise SettingsError(str(exc)) from None
+    def from_mapping(cls, document: object) -> PipelineSettings:
+        """Settings from a parsed JSON document; any mistake is one SettingsError naming the field."""
+        data = _arguments(document, "settings", cls)
+        if "renditions" in data:
+            items = data["renditions"]
+            if not isinstance(items, (list, tuple)):
+                raise SettingsError(f"renditions must be a list of objects, not {_shown(items)}")
+            data["renditions"] = tuple(
+                Rendition(**_arguments(item, f"renditions[{i}]", Rendition)) for i, item in enumerate(items)
+            )
+        if "limits" in data:
+            data["limits"] = Limits(**_arguments(data["limits"], "limits", Limits))
+        if "watermark" in data:
+            data["watermark"] = Watermark(**_arguments(data["watermark"], "watermark", Watermark))
+        return cls(**data)
 
     @classmethod
     def from_json(cls, text: str) -> PipelineSettings:

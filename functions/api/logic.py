@@ -26,7 +26,7 @@ from imgpipe.errors import message_from_cause
 MAX_FILENAME = 200
 AWAITING_RECORD_TTL = 24 * 3600  # an upload URL that was never used leaves no record behind
 _IMAGE_ID = re.compile(r"[0-9a-f]{32}")
-_SIZE = re.compile(r"[0-9]{1,12}")
+_SIZE = re.compile(r"-?[0-9]+")  # a whole number; its sign and range are checked apart
 STUCK_GRACE_S = 30
 STUCK_MESSAGE = "processing did not finish within 5 minutes; request a new upload URL and try again"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -65,6 +65,24 @@ def sanitise_filename(name: str | None) -> str:
     return safe
 
 
+def declared_size(size: str | None, max_bytes: int) -> int:
+    """The upload's length as the client declared it: a whole, positive number of bytes, at most
+    the byte limit.  Each way of getting it wrong has its own message."""
+    if size is None or size == "":
+        raise BadRequest("INVALID_SIZE", "size (the upload's length in bytes) is required")
+    shown = repr(size) if len(size) <= 24 else f"{size[:20]!r}… ({len(size)} characters)"
+    if not _SIZE.fullmatch(size):
+        raise BadRequest("INVALID_SIZE", f"size must be a whole number of bytes, not {shown}")
+    if size.startswith("-") or not size.strip("0"):
+        raise BadRequest("INVALID_SIZE", f"size must be positive (at least 1 byte), not {shown}")
+    if len(size) > 15:  # no upload is a petabyte; and int() of thousands of digits is work for nothing
+        raise BadRequest("INVALID_SIZE", f"size must be a length in bytes, not {shown}")
+    length = int(size)
+    if length > max_bytes:
+        raise BadRequest("IMAGE_TOO_LARGE", f"size must be at most {max_bytes} bytes (the upload limit), not {length}")
+    return length
+
+
 def issue_upload_url(api: Api, filename: str | None, content_type: str | None, size: str | None) -> dict[str, Any]:
     safe_name = sanitise_filename(filename)
     if content_type not in UPLOAD_CONTENT_TYPES:
@@ -72,14 +90,7 @@ def issue_upload_url(api: Api, filename: str | None, content_type: str | None, s
             "UNSUPPORTED_CONTENT_TYPE",
             f"contentType must be one of {', '.join(sorted(UPLOAD_CONTENT_TYPES))}",
         )
-    max_bytes = api.settings.limits.max_bytes
-    if size is None or not _SIZE.fullmatch(size):
-        raise BadRequest("INVALID_SIZE", "size (the upload's length in bytes) is required")
-    length = int(size)
-    if not 0 < length <= max_bytes:
-        raise BadRequest(
-            "IMAGE_TOO_LARGE" if length else "INVALID_SIZE", f"size must be between 1 and {max_bytes} bytes"
-        )
+    length = declared_size(size, api.settings.limits.max_bytes)
     image_id = uuid.uuid4().hex
     key = f"{UPLOAD_PREFIX}{image_id}/{safe_name}"
     expires_in = api.settings.upload_url_ttl

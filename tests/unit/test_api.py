@@ -69,6 +69,36 @@ def test_upload_url_refuses_bad_requests_with_a_code(api: Api, filename, content
     assert api.images.records == {}
 
 
+@pytest.mark.parametrize(
+    ("size", "code", "message"),
+    [
+        (None, "INVALID_SIZE", "size (the upload's length in bytes) is required"),
+        ("", "INVALID_SIZE", "size (the upload's length in bytes) is required"),
+        ("abc", "INVALID_SIZE", "size must be a whole number of bytes, not 'abc'"),
+        ("1.5", "INVALID_SIZE", "size must be a whole number of bytes, not '1.5'"),
+        ("1e3", "INVALID_SIZE", "size must be a whole number of bytes, not '1e3'"),
+        (" 12", "INVALID_SIZE", "size must be a whole number of bytes, not ' 12'"),
+        ("-5", "INVALID_SIZE", "size must be positive (at least 1 byte), not '-5'"),
+        ("0", "INVALID_SIZE", "size must be positive (at least 1 byte), not '0'"),
+        ("9" * 5000, "INVALID_SIZE", "size must be a length in bytes, not '99999999999999999999'… (5000 characters)"),
+        ("1001", "IMAGE_TOO_LARGE", "size must be at most 1000 bytes (the upload limit), not 1001"),
+    ],
+)
+def test_each_bad_size_gets_its_own_message(size, code, message):
+    from functions.api.logic import declared_size
+
+    with pytest.raises(BadRequest) as raised:
+        declared_size(size, max_bytes=1000)
+    assert (raised.value.code, raised.value.message) == (code, message)
+
+
+def test_a_size_within_the_limit_is_the_declared_length():
+    from functions.api.logic import declared_size
+
+    assert declared_size("1000", max_bytes=1000) == 1000
+    assert declared_size("007", max_bytes=1000) == 7
+
+
 def test_sanitised_filename_keeps_only_safe_characters():
     assert sanitise_filename("C:\\Users\\me\\pic ü.png") == "pic_.png"
     assert sanitise_filename(".hidden.jpg") == "hidden.jpg"
