@@ -13,20 +13,32 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from imgpipe import config, topology
-from imgpipe.local import moto_patches, presigned
+from imgpipe.local import moto_patches, s3_access
 from imgpipe.local.apigw import api_gateway_app
 from imgpipe.local.bridge import EventBridgeTarget
+from imgpipe.local.cognito import LocalUserPool, TokenVerifier
 from imgpipe.local.lambdas import LambdaService, LocalFunction
-from imgpipe.local.provision import LocalNames, provision
+from imgpipe.local.lifecycle import LocalLifecycle
+from imgpipe.local.provision import LocalNames, provision, provision_user_pool
+from imgpipe.local.renditions import with_renditions
+from imgpipe.local.web import with_web_page
+from imgpipe.paths import checkout_root
 
 EMULATOR_HOST = "127.0.0.1"
 log = logging.getLogger("imgpipe.local")
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_SESSION_TOKEN": "test"}
+
+
+def _starting(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """The API server's application until the stack behind it is ready (it is not served before)."""
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
 
 
 def _serve(server: BaseWSGIServer, name: str) -> threading.Thread:
@@ -46,14 +58,16 @@ class LocalPipeline:
         names: LocalNames | None = None,
         log_level: str = "WARNING",
         workers: int | None = None,
+        code_root: Path | None = None,
     ):
         self.host = host
         self.settings = settings or config.PipelineSettings()
         self.api_key = api_key
         self.names = names or LocalNames()
         self.log_level = log_level
-        # One worker process per core by default, as Lambda would run concurrent invocations in
-        # separate sandboxes; 0 runs every handler in this process (debuggers, profilers).
+        # Each function gets one worker process per core by default, as Lambda runs concurrent
+        # invocations in separate sandboxes per function; 0 runs every handler in this process
+        # (debuggers, profilers).
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self._requested_ports = (api_port, aws_port)
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
@@ -62,10 +76,16 @@ class LocalPipeline:
             [
                 LocalFunction(step, self.names.function_name(step), self.names.function_arn(step))
                 for step in topology.STEPS
-            ]
+            ],
+            # The handlers are imported from the checkout (functions/), the code the Lambda assets
+            # are built from; outside a checkout this fails here, with one clear message.
+            code_root=code_root or checkout_root(),
         )
         self.target: EventBridgeTarget | None = None
+        self.lifecycle: LocalLifecycle | None = None
         self.session: Any = None
+        self.user_pool: LocalUserPool | None = None  # auth "jwt": the pool `imgpipe token` signs in to
+        self._api_server: BaseWSGIServer | None = None
 
     # ---- lifecycle --------------------------------------------------------------------------------
     def start(self) -> LocalPipeline:
@@ -87,14 +107,18 @@ class LocalPipeline:
         aws_server = make_server(
             EMULATOR_HOST,
             aws_port,
-            presigned.guard(
+            s3_access.guard(
                 self.lambdas.wsgi(DomainDispatcherApplication(create_backend_app)),
+                (self.names.input_bucket, self.names.output_bucket),
                 LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             ),
             threaded=True,
             request_handler=MotoRequestHandler,
         )
         self._servers.append((aws_server, _serve(aws_server, "aws-emulator")))
+        # Bound now and served last: the functions learn its URL (the base of rendition URLs with
+        # delivery "cdn") from their environment before they start.
+        self._api_server = make_server(self.host, api_port, _starting, threaded=True)
         self._configure_environment(aws_server.server_port)
 
         import boto3
@@ -102,13 +126,23 @@ class LocalPipeline:
         self.session = boto3.Session(region_name=self.names.region)
         self.target = EventBridgeTarget(self.session, provision(self.session, self.names), self.names.state_machine_arn)
         self.target.start()
+        # What S3 lifecycle rules and DynamoDB TTL delete on AWS, deleted here too (memory stays bounded).
+        self.lifecycle = LocalLifecycle(self.session, self.names.output_bucket, self.names.table, self.aws_endpoint)
+        self.lifecycle.start()
         # The ASL interpreter builds a boto3 client per Task; load the service models once now so
         # the first image does not pay for it.
         threading.Thread(target=lambda: [boto3.client(s) for s in ("dynamodb", "lambda")], daemon=True).start()
 
-        api = api_gateway_app(self.lambdas, self.names.function_name(topology.API), self.api_key)
-        api_server = make_server(self.host, api_port, api, threaded=True)
-        self._servers.append((api_server, _serve(api_server, "api-gateway")))
+        authorizer = None
+        if self.settings.auth == "jwt":  # API Gateway's Cognito user pool authorizer, locally
+            self.user_pool = provision_user_pool(self.session, self.names)
+            authorizer = TokenVerifier(self.user_pool, self.user_pool.jwks_url(self.aws_endpoint)).claims
+        api = api_gateway_app(self.lambdas, self.names.function_name(topology.API), self.api_key, authorizer)
+        if self.settings.delivery == "cdn":  # what CloudFront serves on AWS, on the API port here
+            api = with_renditions(api, self.client("s3"), self.names.output_bucket)
+        # The upload page (GET / and /web/*) is the local server's own, in front of the emulated API.
+        self._api_server.app = with_web_page(api)
+        self._servers.append((self._api_server, _serve(self._api_server, "api-gateway")))
         return self
 
     def _configure_environment(self, aws_port: int) -> None:
@@ -128,6 +162,7 @@ class LocalPipeline:
             "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE": str(64 << 20),
             **self.names.resources.to_env(),
             config.ENV_SETTINGS: self.settings.to_json(),
+            config.ENV_RENDITIONS_BASE_URL: self.renditions_base_url,
             "POWERTOOLS_SERVICE_NAME": f"{config.PROJECT}-local",
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
@@ -149,6 +184,9 @@ class LocalPipeline:
         if self.target:
             self.target.stop()
             self.target = None
+        if self.lifecycle:
+            self.lifecycle.stop()
+            self.lifecycle = None
         self.lambdas.stop_workers()
         if self._servers:
             # moto's backends are process-wide: leave nothing behind for the next stack.
@@ -159,11 +197,15 @@ class LocalPipeline:
                 urllib.request.urlopen(request, timeout=10).close()
             except OSError:
                 log.warning("could not reset the emulator's state", exc_info=True)
+        served = [server for server, _ in self._servers]
         for server, thread in reversed(self._servers):
             server.shutdown()
             server.server_close()
             thread.join(timeout=5)
         self._servers.clear()
+        if self._api_server is not None and self._api_server not in served:
+            self._api_server.server_close()  # bound, but the start failed before serving it
+        self._api_server = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -183,7 +225,8 @@ class LocalPipeline:
     # ---- where things are -----------------------------------------------------------------------------
     @property
     def api_port(self) -> int:
-        return self._servers[1][0].server_port
+        assert self._api_server is not None, "the stack is not started"
+        return self._api_server.server_port
 
     @property
     def aws_port(self) -> int:
@@ -192,6 +235,12 @@ class LocalPipeline:
     @property
     def api_url(self) -> str:
         return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def renditions_base_url(self) -> str:
+        """Where delivery "cdn" serves renditions locally: this API, at an address clients can reach."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.api_port}"
 
     @property
     def aws_endpoint(self) -> str:

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from imgpipe.client import Client
-from imgpipe.local import presigned
+from imgpipe.local import s3_access
 
 
 def put(url: str, data: bytes, headers: dict[str, str]) -> int:
@@ -64,6 +64,31 @@ def test_an_expired_url_is_refused(upload: dict, photo: bytes):
         "REQUEST_METHOD": "PUT", "HTTP_HOST": parts.netloc, "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
         "CONTENT_TYPE": "image/jpeg", "CONTENT_LENGTH": str(len(photo)), "HTTP_IF_NONE_MATCH": "*",
     }  # fmt: skip
-    assert presigned.check(environ, "test") is None
+    assert s3_access.check_presigned(environ, "test") is None
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=upload["expiresIn"] + 1)
-    assert presigned.check(environ, "test", now=later) == ("AccessDenied", "Request has expired")
+    refusal = s3_access.check_presigned(environ, "test", now=later)
+    assert (refusal.status, refusal.code, refusal.message) == (403, "AccessDenied", "Request has expired")
+
+
+def options(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    request = urllib.request.Request(url, method="OPTIONS", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode()
+
+
+def test_a_browser_preflight_for_the_upload_is_answered_from_the_bucket_cors_without_a_signature(upload: dict):
+    status, headers, _ = options(
+        upload["uploadUrl"].split("?")[0],  # browsers send the URL as is; S3 ignores the signature here anyway
+        {
+            "Origin": "http://page.example",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type,if-none-match",
+        },
+    )
+    assert status == 200
+    assert headers["Access-Control-Allow-Origin"] in ("*", "http://page.example")
+    assert "PUT" in headers["Access-Control-Allow-Methods"]
+    assert headers["Access-Control-Allow-Headers"] == "content-type, if-none-match"
