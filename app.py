@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 # Node 20 (this machine) is past end-of-life for jsii; the warning is not actionable from here.
@@ -23,9 +22,10 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "16,18,20
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
+from imgpipe.paths import checkout_root
 from stacks.pipeline_stack import DEFAULT_STACK_NAME, PipelineStack
 
-REPO_ROOT = Path(__file__).resolve().parent
+REPO_ROOT = checkout_root()
 STACK_NAME_KEY = "imgpipe:stackName"
 
 

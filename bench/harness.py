@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
+from imgpipe.paths import checkout_root
+
+REPO = checkout_root()
 PYTHON = sys.executable
 JOB_TIMEOUT_S = 600.0
 

@@ -29,9 +29,10 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from imgpipe.paths import checkout_root
 from imgpipe.topology import Step
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = checkout_root()
 FUNCTIONS_DIR = REPO_ROOT / "functions"
 # The Lambda runtime's Python: written here only.  The function runtime (stacks.functions.RUNTIME),
 # the Powertools layer's name, the image layer's wheels and the shipped bytecode all follow from it.

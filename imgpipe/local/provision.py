@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from imgpipe import config, topology
+from imgpipe.paths import checkout_root
 
 ACCOUNT = "123456789012"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class LocalNames:
 
 def load_definition(names: LocalNames) -> str:
     """The ASL file with its ${…} substitutions filled, as DefinitionBody.from_file does on AWS."""
-    text = (ROOT / topology.STATE_MACHINE_FILE).read_text()
+    text = (checkout_root() / topology.STATE_MACHINE_FILE).read_text()
     arns = {step.name: names.function_arn(step) for step in topology.WORKFLOW_STEPS}
     for key, value in topology.definition_substitutions(arns, names.table).items():
         text = text.replace("${" + key + "}", value)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from imgpipe.paths import checkout_root
 from tests import corpus
 from tests.image.helpers import close, mean_colour, render_one
 
@@ -44,7 +44,7 @@ def test_cmyk_with_a_profile_is_converted_through_it(make):
     _, _, image = render_one(make())
 
     got = patch_colours(image)
-    for patch, colour, expected in zip(corpus.CMYK_PATCHES, got, press_reference()):
+    for patch, colour, expected in zip(corpus.CMYK_PATCHES, got, press_reference(), strict=True):
         assert close(colour, expected, 8), f"{patch}: {colour} != {expected}"
     # The test discriminates: pure cyan through the profile is far from the naive formula's.
     assert not close(got[0], naive(corpus.CMYK_PATCHES[0]), 40)
@@ -54,7 +54,7 @@ def test_cmyk_with_a_profile_is_converted_through_it(make):
 def test_cmyk_without_a_profile_falls_back_to_the_plain_conversion(make):
     _, _, image = render_one(make())
 
-    for patch, colour in zip(corpus.CMYK_PATCHES, patch_colours(image)):
+    for patch, colour in zip(corpus.CMYK_PATCHES, patch_colours(image), strict=True):
         assert close(colour, naive(patch), 6), f"{patch}: {colour} != {naive(patch)}"
 
 
@@ -191,6 +191,7 @@ def test_colour_management_and_heif_support_are_not_loaded_for_ordinary_images(t
         print("PIL.ImageCms" in sys.modules, "pillow_heif" in sys.modules)
         """
     )
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=root)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=checkout_root()
+    )
     assert done.stdout.split() == ["False", "False"]

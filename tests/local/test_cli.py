@@ -3,6 +3,7 @@ pointed at the local endpoint."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -20,8 +21,9 @@ from PIL import Image
 
 from imgpipe.cli import main
 from imgpipe.client import Client
+from imgpipe.paths import checkout_root
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = checkout_root()
 SAMPLE = ROOT / "samples" / "ladybird.jpg"
 IMGPIPE = [sys.executable, "-m", "imgpipe.cli"]
 
@@ -65,10 +67,8 @@ def test_serve_prints_its_endpoints_serves_the_api_and_stops_cleanly_on_ctrl_c()
         deadline = time.monotonic() + 60
         while not any("Ctrl-C" in line for line in lines):
             assert time.monotonic() < deadline and server.poll() is None, "".join(lines)
-            try:
+            with contextlib.suppress(queue.Empty):
                 lines.append(received.get(timeout=0.5))
-            except queue.Empty:
-                pass
         output = "".join(lines)
         api_url = re.search(r"API\s+(http://\S+)", output)[1]
         assert re.search(r"AWS endpoint\s+http://127\.0\.0\.1:\d+", output)

@@ -3,8 +3,6 @@ the local API Gateway serves, and real responses validate against its schemas.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
@@ -12,8 +10,9 @@ from openapi_spec_validator import validate
 
 from imgpipe.client import ApiError, Client
 from imgpipe.config import API_ROUTES
+from imgpipe.paths import checkout_root
 
-SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml").read_text())
+SPEC = yaml.safe_load((checkout_root() / "docs" / "openapi.yaml").read_text())
 
 
 def schema(name: str) -> OAS30Validator:

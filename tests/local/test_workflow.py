@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
+from imgpipe import topology
 from imgpipe.client import Client
 from imgpipe.errors import CORRUPT_IMAGE, TransientError
 from imgpipe.history import local_history
+from imgpipe.paths import checkout_root
 
 from .conftest import poll
 
-DEFINITION = json.loads((Path(__file__).resolve().parents[2] / "statemachine" / "pipeline.asl.json").read_text())
+DEFINITION = json.loads((checkout_root() / topology.STATE_MACHINE_FILE).read_text())
 
 
 def history_of(stack, image_id: str):

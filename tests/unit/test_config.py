@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from imgpipe import config, topology
 from imgpipe.config import PipelineSettings, SettingsError
+from imgpipe.paths import checkout_root
 
-DEFINITION = json.loads((Path(__file__).resolve().parents[2] / topology.STATE_MACHINE_FILE).read_text())
+DEFINITION = json.loads((checkout_root() / topology.STATE_MACHINE_FILE).read_text())
 STEP_BY_SUBSTITUTION = {"${" + f"{s.name.capitalize()}FunctionArn" + "}": s for s in topology.WORKFLOW_STEPS}
 
 
