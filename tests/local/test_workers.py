@@ -9,7 +9,7 @@ import os
 import psutil
 
 from imgpipe.local.workers import WorkerPool, serve
-from imgpipe.topology import METADATA
+from imgpipe.topology import METADATA, STEPS
 
 
 def test_the_stack_runs_handlers_outside_the_test_process(stack, client, photo):
@@ -48,9 +48,15 @@ def test_worker_protocol_reports_handler_errors_as_lambda_does(stack):
     assert reply["payload"]["errorType"] == "KeyError"  # the metadata step got no imageId
 
 
-def test_workers_zero_runs_every_handler_in_process():
+def test_workers_zero_runs_every_handler_in_process(photo):
+    from imgpipe.client import Client
     from imgpipe.local.pipeline import LocalPipeline
 
-    assert LocalPipeline(workers=0).workers == 0
-    assert LocalPipeline(workers=3).workers == 3
-    assert LocalPipeline().workers == (os.cpu_count() or 1)
+    children_before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with LocalPipeline(api_port=0, aws_port=0, workers=0) as in_process:
+        assert all(in_process.lambdas.pool(step.name) is None for step in STEPS)
+        client = Client(in_process.api_url)
+        image_id = client.upload("in-process.jpg", photo, "image/jpeg")
+        assert client.wait(image_id)["status"] == "COMPLETE"
+        started = {p.pid for p in psutil.Process().children(recursive=True)} - children_before
+    assert not started  # the whole pipeline ran without a worker process
