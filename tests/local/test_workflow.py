@@ -112,7 +112,8 @@ def test_event_delivered_twice_leaves_one_record_and_the_same_renditions(stack, 
     sfn = stack.client("stepfunctions")
     started = sfn.get_execution_history(executionArn=original.arn, maxResults=1)["events"][0]
     event = started["executionStartedEventDetails"]["input"]
-    stack.client("sqs").send_message(QueueUrl=stack.target._queue_url, MessageBody=event)
+    sqs = stack.client("sqs")
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=stack.names.queue)["QueueUrl"], MessageBody=event)
 
     summaries = poll(lambda: (s := history_of(stack, image_id)) and len(s) == 2 and s)
     duplicate = next(s for s in summaries if s.arn != original.arn)
@@ -143,8 +144,10 @@ def test_concurrent_duplicate_deliveries_process_the_image_once(stack, client: C
         sfn = stack.client("stepfunctions")
         first = poll(lambda: [s for s in local_history(sfn, stack.names.state_machine_arn, image_id) if s.states])[0]
         started = sfn.get_execution_history(executionArn=first.arn, maxResults=1)["events"][0]
-        stack.client("sqs").send_message(
-            QueueUrl=stack.target._queue_url, MessageBody=started["executionStartedEventDetails"]["input"]
+        sqs = stack.client("sqs")
+        sqs.send_message(
+            QueueUrl=sqs.get_queue_url(QueueName=stack.names.queue)["QueueUrl"],
+            MessageBody=started["executionStartedEventDetails"]["input"],
         )
         duplicate = poll(
             lambda: next(
