@@ -51,7 +51,8 @@ class Client:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
-    def _api(self, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+    def get(self, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """GET ``path`` of the API with ``query`` as sent: the JSON body, or ApiError unless 200."""
         url = self.api_url.rstrip("/") + path + ("?" + urllib.parse.urlencode(query) if query else "")
         status, body = self._call("GET", url, headers={"x-api-key": self.api_key} if self.api_key else {})
         try:
@@ -63,7 +64,7 @@ class Client:
         return parsed
 
     def request_upload(self, filename: str, content_type: str, size: int) -> dict[str, Any]:
-        return self._api("/upload-url", {"filename": filename, "contentType": content_type, "size": size})
+        return self.get("/upload-url", {"filename": filename, "contentType": content_type, "size": size})
 
     def put(self, upload: dict[str, Any], data: bytes) -> None:
         status, body = self._call(
@@ -73,12 +74,13 @@ class Client:
             raise ApiError(status, {"error": {"code": "UPLOAD_FAILED", "message": body.decode(errors="replace")[:500]}})
 
     def image(self, image_id: str) -> dict[str, Any]:
-        return self._api(f"/images/{image_id}")
+        return self.get(f"/images/{image_id}")
 
     def upload(self, filename: str, data: bytes, content_type: str) -> str:
         upload = self.request_upload(filename, content_type, len(data))
         self.put(upload, data)
-        return upload["imageId"]
+        image_id: str = upload["imageId"]
+        return image_id
 
     def wait(
         self, image_id: str, deadline_s: float = 120, interval_s: float = 0.1, max_interval_s: float = 2.0

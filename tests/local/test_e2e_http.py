@@ -59,7 +59,7 @@ def test_non_image_upload_ends_failed_with_a_clear_code(client: Client):
 )
 def test_bad_upload_requests_get_400_with_an_error_code(client: Client, query: dict, code: str):
     with pytest.raises(ApiError) as raised:
-        client._api("/upload-url", query)
+        client.get("/upload-url", query)
     assert raised.value.status == 400
     assert raised.value.code == code
 
