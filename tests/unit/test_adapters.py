@@ -70,9 +70,10 @@ class ShortClient:
 
 
 def store_returning(body: bytes, length: int) -> S3Store:
-    store = S3Store()
-    store.__dict__["client"] = ShortClient(body, length)  # cached_property's slot
-    return store
+    class ShortStore(S3Store):
+        client = ShortClient(body, length)  # in place of the boto3 client S3Store would make
+
+    return ShortStore()
 
 
 def test_a_body_shorter_than_its_length_is_a_transient_error_not_a_corrupt_image():
