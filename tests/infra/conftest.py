@@ -15,7 +15,6 @@ import pytest
 from infra_support import CONTEXT, STACK_NAME, Synth
 
 
-
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     from app import build_app

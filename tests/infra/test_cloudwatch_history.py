@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 from moto import mock_aws
@@ -99,7 +100,7 @@ def successful_execution(arn: str, image_id: str, start: int) -> list[dict[str, 
                 "timeoutInSeconds": "60",
             },
             start + 4,
-        ),  # fmt: skip
+        ),
         record(arn, 6, "TaskStarted", {"resourceType": "lambda", "resource": "invoke"}, start + 5),
         record(
             arn,
@@ -107,7 +108,7 @@ def successful_execution(arn: str, image_id: str, start: int) -> list[dict[str, 
             "TaskSucceeded",
             {"resourceType": "lambda", "resource": "invoke", "output": "{}", "outputDetails": data},
             start + 900,
-        ),  # fmt: skip
+        ),
         record(arn, 8, "TaskStateExited", {"name": "Resize", "output": "{}", "outputDetails": data}, start + 901),
         record(arn, 9, "SucceedStateEntered", {"name": "Done", "input": "{}", "inputDetails": data}, start + 902),
         record(arn, 10, "SucceedStateExited", {"name": "Done", "output": "{}", "outputDetails": data}, start + 903),
@@ -126,7 +127,7 @@ def failed_execution(arn: str, image_id: str, start: int) -> list[dict[str, Any]
             "TaskFailed",
             {"resourceType": "lambda", "resource": "invoke", "error": "CORRUPT_IMAGE", "cause": "truncated JPEG"},
             start + 2,
-        ),  # fmt: skip
+        ),
         record(arn, 4, "FailStateEntered", {"name": "ImageFailed", "input": "{}", "inputDetails": data}, start + 3),
         record(arn, 5, "ExecutionFailed", {"error": "CORRUPT_IMAGE", "cause": "truncated JPEG"}, start + 4),
     ]
@@ -232,7 +233,7 @@ def test_records_convert_to_get_execution_history_events() -> None:
 
 
 def test_converted_events_validate_against_the_botocore_history_event_shape() -> None:
-    shape = history._history_event_shape()
+    shape = botocore.session.get_session().get_service_model("stepfunctions").shape_for("HistoryEvent")
     events = [e for r in RECORDS.values() for e in history.executions_from_logs(r).popitem()[1]]
     for event in events:
         report = ParamValidator().validate(event, shape)
@@ -240,8 +241,9 @@ def test_converted_events_validate_against_the_botocore_history_event_shape() ->
 
 
 def test_numbers_are_coerced_and_unknown_detail_members_dropped_as_botocore_would() -> None:
-    rec = record(ARN_B, 5, "TaskScheduled", {"resource": "invoke", "resourceType": "lambda", "region": REGION,
-                                             "parameters": "{}", "timeoutInSeconds": "60", "surprise": 1}, T0)  # fmt: skip
+    details = {"resource": "invoke", "resourceType": "lambda", "region": REGION,
+               "parameters": "{}", "timeoutInSeconds": "60", "surprise": 1}  # fmt: skip
+    rec = record(ARN_B, 5, "TaskScheduled", details, T0)
     (event,) = history.executions_from_logs([rec])[ARN_B]
     assert event["taskScheduledEventDetails"] == {
         "resource": "invoke", "resourceType": "lambda", "region": REGION, "parameters": "{}", "timeoutInSeconds": 60,
@@ -322,7 +324,7 @@ def test_fetch_history_for_an_image_returns_only_its_executions_using_filter_pat
 
 
 def test_fetch_history_rejects_an_id_that_would_break_the_filter_pattern(aws: Any) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid image id"):
         history.fetch_history(aws.client("logs"), LOG_GROUP, 'x" OR "')
 
 
