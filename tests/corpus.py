@@ -293,7 +293,7 @@ def press_cmyk_to_srgb(c: float, m: float, y: float, k: float) -> tuple[float, f
     r = (1 - c) * (1 - 0.10 * m) * (1 - k)
     g = (1 - m) * (1 - 0.35 * c) * (1 - 0.05 * y) * (1 - k)
     b = (1 - y) * (1 - 0.20 * c) * (1 - 0.15 * m) * (1 - k)
-    return tuple(v**1.3 for v in (r, g, b))  # type: ignore[return-value]
+    return (r**1.3, g**1.3, b**1.3)
 
 
 CMYK_GRID = 6  # CLUT nodes at 8-bit values 0, 51, 102, 153, 204, 255 (multiples of 51 are exact)
@@ -350,7 +350,8 @@ def wide_rgb_to_srgb(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     linear = tuple((v / 255) ** WIDE_GAMMA for v in rgb)
     xyz = _mat_mul(WIDE_D50, linear)
     srgb_linear = _mat_mul(_inverse3(SRGB_D50), xyz)
-    return tuple(round(255 * srgb_encode(v)) for v in srgb_linear)  # type: ignore[return-value]
+    r, g, b = (round(255 * srgb_encode(v)) for v in srgb_linear)
+    return r, g, b
 
 
 @lru_cache(maxsize=1)
@@ -621,9 +622,8 @@ def tiff_with_size(width: int, height: int, tile: tuple[int, int] | None = None)
     ifd_size = 2 + 12 * len(entries) + 4
     data_offset = ifd_offset + ifd_size
     out = b"II*\x00" + struct.pack("<I", ifd_offset) + struct.pack("<H", len(entries))
-    for tag, typ, value in entries:
-        if tag in (273, 324):
-            value = data_offset
+    for tag, typ, declared in entries:
+        value = data_offset if tag in (273, 324) else declared  # strip/tile offsets point at the pixels
         packed = struct.pack("<H", value) + b"\x00\x00" if typ == 3 else struct.pack("<I", value)
         out += struct.pack("<HHI", tag, typ, 1) + packed
     return out + struct.pack("<I", 0) + pixel_data
@@ -646,9 +646,18 @@ def heic_bytes(im: Image.Image | None = None, **options) -> bytes:
 
 
 # ---- refused files ---------------------------------------------------------------------------------
-_SVG = b'<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>\n'
-_MVG = b"push graphic-context\nviewbox 0 0 640 480\nfill 'url(https://example.com/image.jpg\"|ls \"-la)'\npop graphic-context\n"
-_PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+_SVG = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n'
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>\n'
+)
+_MVG = (
+    b"push graphic-context\nviewbox 0 0 640 480\n"
+    b"fill 'url(https://example.com/image.jpg\"|ls \"-la)'\npop graphic-context\n"
+)
+_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
 _EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto 10 10 lineto stroke\nshowpage\n%%EOF\n"
 _HTML = b"<!DOCTYPE html>\n<html><head><title>x</title></head><body><img src=x onerror=alert(1)></body></html>\n"
 _TEXT = b"This is a plain text file, not a picture.\nIt has two lines.\n"

@@ -45,7 +45,7 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
 
 
 def close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int) -> bool:
-    return all(abs(x - y) <= tolerance for x, y in zip(a, b))
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
 
 
 def mean_colour(im: Image.Image, box: tuple[int, int, int, int]) -> tuple[int, ...]:

@@ -58,7 +58,7 @@ ACCEPTED = [
 def test_allowed_formats_render(make, fmt, min_psnr):
     data = make()
 
-    info, encoded, image = render_one(data, fmt="png")
+    info, _, image = render_one(data, fmt="png")
 
     assert info.format == fmt and info.mime == MIME_TYPES[fmt]
     assert (info.width, info.height) == PHOTO.size == image.size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 
 import pytest
@@ -70,7 +71,7 @@ def test_only_the_copyright_line_travels_with_the_pixels():
 
 @pytest.mark.parametrize("mode", ["L", "LA", "P", "CMYK", "I;16"])
 def test_only_rgb_and_rgba_are_written(mode):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"RGB or RGBA, not {re.escape(mode)}"):
         encode_intermediate(Image.new(mode, (4, 4)))
 
 
@@ -94,7 +95,7 @@ def _valid() -> bytes:
 
 
 def _with_header(data: bytes, **fields) -> bytes:
-    values = dict(zip(("magic", "version", "bands", "width", "height", "text"), HEADER.unpack_from(data)))
+    values = dict(zip(("magic", "version", "bands", "width", "height", "text"), HEADER.unpack_from(data), strict=True))
     values.update(fields)
     return HEADER.pack(*values.values()) + data[HEADER.size :]
 

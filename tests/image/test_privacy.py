@@ -119,7 +119,7 @@ def test_keep_copyright_keeps_the_copyright_line_and_nothing_else(output):
     _, encoded, image = render_one(corpus.private_jpeg(), fmt=output, edge=200, keep_copyright=True)
 
     assert dict(image.getexif()) == {TAG_COPYRIGHT: corpus.SECRETS["copyright"]}
-    for marker in corpus.SECRET_MARKERS[:1] + (b"x:xmpmeta", b"Photoshop 3.0", b"ICC_PROFILE"):
+    for marker in (*corpus.SECRET_MARKERS[:1], b"x:xmpmeta", b"Photoshop 3.0", b"ICC_PROFILE"):
         assert marker not in encoded.data, marker
 
 

@@ -19,7 +19,7 @@ BASE = Watermark(text="imgpipe", opacity=1.0, margin=0.05, size=0.05)
 
 
 def canvas(colour=(128, 128, 128), mode="RGB", size=(W, H)) -> Image.Image:
-    return Image.new(mode, size, colour if mode == "RGB" else colour + (255,))
+    return Image.new(mode, size, colour if mode == "RGB" else (*colour, 255))
 
 
 def changed_box(before: Image.Image, after: Image.Image, threshold: int = 8) -> tuple[int, int, int, int]:
@@ -44,7 +44,7 @@ def test_the_nine_anchors_place_the_stamp_within_the_margin(anchor):
 
     left, top, right, bottom = changed_box(before, watermark.apply(before, replace(BASE, anchor=anchor)))
 
-    vertical, horizontal = (anchor.split("-") + [anchor])[:2] if "-" in anchor else (anchor, anchor)
+    vertical, horizontal = [*anchor.split("-"), anchor][:2] if "-" in anchor else (anchor, anchor)
     if horizontal == "left":
         assert abs(left - margin) <= 2
     elif horizontal == "right":

@@ -155,7 +155,7 @@ def test_state_machine_definition_after_substitution_equals_the_asl_file(synth: 
 def test_rule_matches_object_created_under_upload_prefix_of_input_bucket(synth: Synth) -> None:
     (rule,) = synth.resources("AWS::Events::Rule").values()
     input_bucket = {"Ref": synth.logical_id(synth.stack.storage.input_bucket)}
-    assert rule["Properties"]["EventPattern"] == topology.object_created_pattern(input_bucket)  # type: ignore[arg-type]
+    assert rule["Properties"]["EventPattern"] == topology.object_created_pattern(input_bucket)
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],

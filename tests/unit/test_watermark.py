@@ -132,8 +132,9 @@ def test_a_bad_logo_is_a_configuration_error(blob):
 
 
 def test_a_missing_intermediate_is_source_missing():
-    event = {"imageId": "0123456789abcdef0123456789abcdef", "intermediates": [
-        {"name": "large", "key": "work/0123456789abcdef0123456789abcdef/renditions.raw", "offset": 0, "length": 19, "width": 1, "height": 1},
+    image_id = "0123456789abcdef0123456789abcdef"
+    event = {"imageId": image_id, "intermediates": [
+        {"name": "large", "key": f"work/{image_id}/renditions.raw", "offset": 0, "length": 19, "width": 1, "height": 1},
     ]}  # fmt: skip
 
     with pytest.raises(PermanentError) as caught:
