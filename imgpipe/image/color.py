@@ -14,9 +14,12 @@ import hashlib
 import io
 import logging
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from PIL import Image
+
+if TYPE_CHECKING:  # ImageCms itself is imported only for an image that needs it
+    from PIL.ImageCms import ImageCmsProfile, ImageCmsTransform
 
 log = logging.getLogger(__name__)
 
@@ -68,26 +71,26 @@ def is_srgb(profile: bytes) -> bool:
 
 def needs_conversion(im: Image.Image) -> bool:
     profile = im.info.get("icc_profile")
-    return bool(profile) and not is_srgb(profile)
+    return isinstance(profile, bytes) and bool(profile) and not is_srgb(profile)
 
 
 # ---- conversion ---------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
-def _srgb_profile() -> Any:
+def _srgb_profile() -> ImageCmsProfile:
     from PIL import ImageCms
 
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 @lru_cache(maxsize=16)
-def _transform(digest: str, profile: bytes, in_mode: str, out_mode: str) -> Any:
+def _transform(digest: str, profile: bytes, in_mode: str, out_mode: str) -> ImageCmsTransform:
     from PIL import ImageCms
 
     source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
     return ImageCms.buildTransform(source, _srgb_profile(), in_mode, out_mode, ImageCms.Intent.PERCEPTUAL)
 
 
-def _profile_transform(profile: bytes, in_mode: str, out_mode: str) -> Any | None:
+def _profile_transform(profile: bytes, in_mode: str, out_mode: str) -> ImageCmsTransform | None:
     try:
         return _transform(hashlib.sha1(profile).hexdigest(), profile, in_mode, out_mode)
     except Exception as exc:  # ImageCms.PyCMSError, OSError: a profile lcms cannot use
@@ -99,7 +102,7 @@ def _scale_wide(im: Image.Image) -> Image.Image:
     """16/32-bit single-channel → 8-bit L by scaling, not clipping (Pillow's convert clips)."""
     if im.mode not in ("I", "F"):
         return im.convert("I").point(lambda v: v / 257 + 0.5).convert("L")  # I;16 variants, rounded
-    high = im.getextrema()[1]
+    high = cast(float, im.getextrema()[1])  # one band: (low, high)
     if im.mode == "F" and high <= 1.0:
         return im.point(lambda v: v * 255 + 0.5).convert("L")  # float images in 0..1
     if high <= 255:
@@ -134,23 +137,21 @@ def to_srgb(im: Image.Image) -> Image.Image:
 
 
 def _apply_profile(im: Image.Image, profile: bytes) -> Image.Image | None:
-    from PIL import ImageCms
-
     if im.mode in ("RGB", "RGBA"):
         transform = _profile_transform(profile, im.mode, im.mode)
         if transform is None:
             return None
-        ImageCms.applyTransform(im, transform, inPlace=True)  # alpha is carried through untouched
+        transform.apply_in_place(im)  # alpha is carried through untouched
         return im
     if im.mode == "CMYK":
         transform = _profile_transform(profile, "CMYK", "RGB")
-        return None if transform is None else ImageCms.applyTransform(im, transform)
+        return None if transform is None else transform.apply(im)
     # Grey (L or LA) with a grey profile.
     transform = _profile_transform(profile, "L", "RGB")
     if transform is None:
         return None
     grey = im.getchannel("L") if im.mode == "LA" else im
-    rgb = ImageCms.applyTransform(grey, transform)
+    rgb = transform.apply(grey)
     if im.mode == "LA":
         rgb.putalpha(im.getchannel("A"))
     return rgb
@@ -162,7 +163,7 @@ def _lab_to_srgb(im: Image.Image) -> Image.Image:
     transform = ImageCms.buildTransform(
         ImageCms.createProfile("LAB"), _srgb_profile(), "LAB", "RGB", ImageCms.Intent.PERCEPTUAL
     )
-    return ImageCms.applyTransform(im, transform)
+    return transform.apply(im)
 
 
 def drop_opaque_alpha(im: Image.Image) -> Image.Image:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from typing import cast
 
 from PIL import Image
 
@@ -75,7 +76,8 @@ def decode_intermediate(data: bytes | memoryview) -> Image.Image:
         raise _bad_intermediate("copyright line is not UTF-8") from None
     # frombuffer: RGBA maps the bytes without a copy (read-only; Pillow copies on the first write),
     # RGB is unpacked into Pillow's 4-byte pixels.
-    im = Image.frombuffer(mode, (width, height), memoryview(data)[start:], "raw", mode, 0, 1)
+    pixels = cast(bytes, memoryview(data)[start:])  # any buffer will do; Pillow's annotation says bytes
+    im = Image.frombuffer(mode, (width, height), pixels, "raw", mode, 0, 1)
     im.info = {COPYRIGHT_KEY: copyright_line} if copyright_line else {}
     return im
 

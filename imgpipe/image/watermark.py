@@ -55,7 +55,7 @@ def _text_stamp(text: str, px: int, opacity: float) -> Image.Image | None:
     left, top, right, bottom = probe.textbbox((0, 0), text, font=font, stroke_width=stroke)
     if right <= left or bottom <= top:
         return None  # whitespace only
-    stamp = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
+    stamp = Image.new("RGBA", (math.ceil(right - left), math.ceil(bottom - top)), (0, 0, 0, 0))
     ImageDraw.Draw(stamp).text(
         (-left, -top), text, font=font, fill=(255, 255, 255, 255),
         stroke_width=stroke, stroke_fill=(20, 20, 20, 255),
