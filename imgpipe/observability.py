@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -40,11 +40,11 @@ class NoTracing(BaseProvider):
     """The Tracer's provider while tracing is off: every call is a no-op, no X-Ray SDK import."""
 
     @contextlib.contextmanager
-    def in_subsegment(self, name: str | None = None, **kwargs: Any):  # type: ignore[override]
+    def in_subsegment(self, name: str | None = None, **kwargs: Any) -> Iterator[BaseSegment]:
         yield _Unrecorded()
 
     @contextlib.asynccontextmanager
-    async def in_subsegment_async(self, name: str | None = None, **kwargs: Any):  # type: ignore[override]
+    async def in_subsegment_async(self, name: str | None = None, **kwargs: Any) -> AsyncIterator[BaseSegment]:
         yield _Unrecorded()
 
     def put_annotation(self, key: str, value: Any) -> None: ...
