@@ -9,6 +9,8 @@ imgpipe render FILE… --out DIR     the same image code in-process, no stack
 from __future__ import annotations
 
 import argparse
+import logging
+import shlex
 import signal
 import sys
 import threading
@@ -16,37 +18,58 @@ import time
 from pathlib import Path
 
 from imgpipe import config
+from imgpipe.cli_inputs import UsageError, output_folders, read_input, read_settings
+
+DEFAULT_AWS_PORT = 3001  # serve's AWS endpoint unless --aws-port says otherwise
 
 
 def _load_settings(args: argparse.Namespace) -> config.PipelineSettings:
     settings = config.PipelineSettings()
-    if getattr(args, "settings", None):
-        text = args.settings if args.settings.lstrip().startswith("{") else Path(args.settings).read_text()
-        settings = config.PipelineSettings.from_json(text)
+    if getattr(args, "settings", None) is not None:
+        settings = read_settings(args.settings)
     if getattr(args, "watermark_text", None) is not None:
         from dataclasses import replace
 
-        settings = replace(settings, watermark=replace(settings.watermark, text=args.watermark_text))
+        try:
+            settings = replace(settings, watermark=replace(settings.watermark, text=args.watermark_text))
+        except config.SettingsError as exc:
+            raise UsageError(f"--watermark-text: {exc}") from None
     return settings
 
 
 # ---- serve ------------------------------------------------------------------------------------
+def _show_activity(level: str) -> None:
+    """serve's running commentary (imgpipe.local.activity: requests, finished executions) on stderr."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    local = logging.getLogger("imgpipe.local")
+    local.addHandler(handler)
+    local.setLevel(level)
+    local.propagate = False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    from imgpipe.local import running
     from imgpipe.local.pipeline import LocalPipeline
+
+    _show_activity(args.log_level)
 
     stack = LocalPipeline(
         api_port=args.port, aws_port=args.aws_port, host=args.host,
         settings=_load_settings(args), api_key=args.api_key, log_level=args.log_level, workers=args.workers,
     )  # fmt: skip
     stack.start()
-    key_header = f" -H 'x-api-key: {args.api_key}'" if args.api_key else ""
+    state_file = running.register(stack.api_url, stack.aws_endpoint)  # `imgpipe history` finds it
+    key_header = f" -H {shlex.quote('x-api-key: ' + args.api_key)}" if args.api_key else ""
     print(f"imgpipe local stack is up\n  API          {stack.api_url}\n  AWS endpoint {stack.aws_endpoint}")
     print(f"  state machine {stack.names.state_machine_arn}")
     print(f"  buckets      {stack.names.input_bucket} (uploads), {stack.names.output_bucket} (renditions)")
     print(f"  table        {stack.names.table}")
     print("try:")
     print(
-        f"  curl{key_header} '{stack.api_url}/upload-url?filename=photo.jpg&contentType=image/jpeg&size=$(stat -c%s photo.jpg)'"
+        # Double quotes: the shell expands $(...) in the URL when this line is pasted.
+        f'  curl{key_header} "{stack.api_url}/upload-url?filename=photo.jpg&contentType=image/jpeg'
+        '&size=$(stat -c%s photo.jpg)"'
     )
     print(
         f"  aws --endpoint-url {stack.aws_endpoint} stepfunctions list-executions --state-machine-arn {stack.names.state_machine_arn}"
@@ -55,9 +78,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
-    stopping.wait()
-    print("\nstopping…", flush=True)
-    stack.stop()
+    try:
+        stopping.wait()
+        print("\nstopping…", flush=True)
+    finally:
+        running.unregister(state_file)
+        stack.stop()
     print("stopped.")
     return 0
 
@@ -74,9 +100,14 @@ def cmd_process(args: argparse.Namespace) -> int:
         print(f"local stack: API {stack.api_url}, AWS endpoint {stack.aws_endpoint}")
         client = Client(stack.api_url)
         sfn = stack.client("stepfunctions")
-        for name in args.files:
-            path = Path(name)
-            data = path.read_bytes()
+        paths = [Path(name) for name in args.files]
+        for path, folder in zip(paths, output_folders(paths), strict=True):
+            try:
+                data = read_input(path)
+            except UsageError as exc:
+                print(f"\n{exc}", file=sys.stderr)
+                failures += 1
+                continue
             started = time.monotonic()
             try:
                 image_id = client.upload(path.name, data, guess_content_type(path))
@@ -95,7 +126,7 @@ def cmd_process(args: argparse.Namespace) -> int:
                 print(f"  FAILED: {error.get('code')}: {error.get('message')}")
                 failures += 1
                 continue
-            target = out / path.stem
+            target = out / folder
             target.mkdir(parents=True, exist_ok=True)
             print("  renditions:")
             for rendition in view["renditions"]:
@@ -104,6 +135,12 @@ def cmd_process(args: argparse.Namespace) -> int:
                 print(
                     f"    {file}  {rendition['width']}x{rendition['height']} {rendition['format']} {rendition['bytes']} bytes"
                 )
+    return _finish(failures, len(args.files))
+
+
+def _finish(failures: int, total: int) -> int:
+    if failures:
+        print(f"\n{failures} of {total} file{'s' if total > 1 else ''} failed", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -127,19 +164,45 @@ def cmd_history(args: argparse.Namespace) -> int:
         from imgpipe.local.provision import LocalNames
 
         names = LocalNames()
-        endpoint = args.endpoint_url or f"http://127.0.0.1:{args.aws_port}"
+        endpoint, found = _local_endpoint(args)
         credentials = {k.lower(): v for k, v in LOCAL_CREDENTIALS.items()}
         sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=names.region, **credentials)
         try:
             summaries = local_history(sfn, names.state_machine_arn, args.image_id)
         except Exception as exc:
-            print(f"cannot read history from {endpoint}: {exc}\nIs `imgpipe serve` running?", file=sys.stderr)
+            print(f"cannot read history from {endpoint}: {exc}\n{_where_is_serve(found)}", file=sys.stderr)
             return 2
     if not summaries:
         print("no executions" + (f" for image {args.image_id}" if args.image_id else ""))
         return 1 if args.image_id else 0
     print("\n\n".join(format_summary(s) for s in summaries))
     return 0
+
+
+def _local_endpoint(args: argparse.Namespace) -> tuple[str, str]:
+    """The AWS endpoint of the local stack to talk to, and how it was found (for error messages):
+    --endpoint-url or --aws-port if given, else the one running `imgpipe serve`, else port 3001."""
+    from imgpipe.local import running
+
+    if args.endpoint_url:
+        return args.endpoint_url, "given"
+    if args.aws_port is not None:
+        return f"http://127.0.0.1:{args.aws_port}", "given"
+    stacks = running.running()
+    if len(stacks) > 1:
+        listed = ", ".join(f"{s.aws_endpoint} (pid {s.pid})" for s in stacks)
+        raise UsageError(f"several `imgpipe serve` stacks are running: {listed}; choose one with --aws-port")
+    if stacks:
+        return stacks[0].aws_endpoint, "running"
+    return f"http://127.0.0.1:{DEFAULT_AWS_PORT}", "default"
+
+
+def _where_is_serve(found: str) -> str:
+    if found == "given":
+        return "Is `imgpipe serve` running there? It prints its AWS endpoint when it starts."
+    if found == "running":
+        return "The `imgpipe serve` found running does not answer there; give its port with --aws-port."
+    return "No running `imgpipe serve` was found: start one, or give its AWS endpoint port with --aws-port."
 
 
 # ---- render -----------------------------------------------------------------------------------
@@ -150,24 +213,36 @@ def cmd_render(args: argparse.Namespace) -> int:
     settings = _load_settings(args)
     out = Path(args.out)
     failures = 0
-    for name in args.files:
-        path = Path(name)
+    paths = [Path(name) for name in args.files]
+    for path, folder in zip(paths, output_folders(paths), strict=True):
+        try:
+            data = read_input(path)
+        except UsageError as exc:
+            print(exc, file=sys.stderr)
+            failures += 1
+            continue
         started = time.perf_counter()
         try:
-            info, encoded = render(path.read_bytes(), settings)
+            info, encoded = render(data, settings)
         except PermanentError as exc:
             print(f"{path}: {exc.code}: {exc}")
             failures += 1
             continue
         elapsed = (time.perf_counter() - started) * 1000
-        target = out / path.stem
+        target = out / folder
         target.mkdir(parents=True, exist_ok=True)
         print(f"{path}: {info.format} {info.width}x{info.height} in {elapsed:.0f} ms")
         for item in encoded:
             file = target / f"{item.name}.{item.extension}"
             file.write_bytes(item.data)
             print(f"  {file}  {item.width}x{item.height} {item.format} {len(item.data)} bytes")
-    return 1 if failures else 0
+    return _finish(failures, len(args.files))
+
+
+OUT_HELP = (
+    "where to save the renditions (default ./out): OUT/<name>/ per input, the name being the file's "
+    "stem, or its whole name when two inputs share a stem, numbered when even those clash"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,9 +258,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the whole stack locally until Ctrl-C")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
-    serve.add_argument("--aws-port", type=int, default=3001, help="AWS endpoint port (default 3001)")
+    serve.add_argument(
+        "--aws-port", type=int, default=DEFAULT_AWS_PORT, help=f"AWS endpoint port (default {DEFAULT_AWS_PORT})"
+    )
     serve.add_argument("--api-key", help="require this x-api-key header, as the deployed API does")
-    serve.add_argument("--log-level", default="INFO", help="the functions' log level (default INFO)")
+    serve.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="the functions' log level, and serve's own: INFO (default) shows a line per API request "
+        "and per finished execution",
+    )
     serve.add_argument(
         "--workers",
         type=int,
@@ -196,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     process = sub.add_parser("process", help="process files end to end through a fresh local stack")
     process.add_argument("files", nargs="+")
-    process.add_argument("--out", default="out", help="where to save the renditions (default ./out)")
+    process.add_argument("--out", default="out", help=OUT_HELP)
     process.add_argument("--timeout", type=float, default=120, help="seconds to wait for each image")
     process.add_argument("--port", type=int, default=0, help="API port (default: any free port)")
     process.add_argument("--aws-port", type=int, default=0, help="AWS endpoint port (default: any free port)")
@@ -205,14 +289,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = sub.add_parser("history", help="execution history, step by step")
     history.add_argument("image_id", nargs="?")
-    history.add_argument("--aws-port", type=int, default=3001)
+    history.add_argument(
+        "--aws-port", type=int, help="AWS endpoint port of the local stack (default: the running `imgpipe serve`)"
+    )
     history.add_argument("--endpoint-url", help="AWS endpoint of a running local stack")
     history.add_argument("--stack", help="a deployed stack's name: read history from its CloudWatch log group")
     history.set_defaults(func=cmd_history)
 
     render = sub.add_parser("render", help="resize + watermark in-process, no stack (preview your settings)")
     render.add_argument("files", nargs="+")
-    render.add_argument("--out", default="out")
+    render.add_argument("--out", default="out", help=OUT_HELP)
     settings_options(render)
     render.set_defaults(func=cmd_render)
     return parser
@@ -220,7 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return int(args.func(args))
+    except (UsageError, config.SettingsError) as exc:
+        print(f"imgpipe {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("imgpipe.local")
@@ -35,7 +36,14 @@ def as_aws_event(body: str) -> str:
 
 
 class EventBridgeTarget:
-    def __init__(self, session: Any, queue_url: str, state_machine_arn: str):
+    def __init__(
+        self,
+        session: Any,
+        queue_url: str,
+        state_machine_arn: str,
+        on_started: Callable[[str], None] | None = None,  # told each execution's ARN
+    ):
+        self._on_started = on_started
         self._sqs = session.client("sqs")
         self._sfn = session.client("stepfunctions")
         self._queue_url = queue_url
@@ -66,10 +74,12 @@ class EventBridgeTarget:
         )
         messages = response.get("Messages", [])
         for message in messages:
-            self._sfn.start_execution(
+            started = self._sfn.start_execution(
                 stateMachineArn=self._state_machine_arn,
                 name=uuid.uuid4().hex,  # the AWS target names executions itself, uniquely
                 input=as_aws_event(message["Body"]),
             )
+            if self._on_started is not None:
+                self._on_started(started["executionArn"])
             self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)

@@ -20,6 +20,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from imgpipe import config, topology
 from imgpipe.local import moto_patches, s3_access
+from imgpipe.local.activity import ExecutionLog, log_requests
 from imgpipe.local.apigw import api_gateway_app
 from imgpipe.local.bridge import EventBridgeTarget
 from imgpipe.local.cognito import LocalUserPool, TokenVerifier
@@ -82,6 +83,7 @@ class LocalPipeline:
             code_root=code_root or checkout_root(),
         )
         self.target: EventBridgeTarget | None = None
+        self.executions: ExecutionLog | None = None
         self.lifecycle: LocalLifecycle | None = None
         self.session: Any = None
         self.user_pool: LocalUserPool | None = None  # auth "jwt": the pool `imgpipe token` signs in to
@@ -124,7 +126,10 @@ class LocalPipeline:
         import boto3
 
         self.session = boto3.Session(region_name=self.names.region)
-        self.target = EventBridgeTarget(self.session, provision(self.session, self.names), self.names.state_machine_arn)
+        self.executions = ExecutionLog(self.session.client("stepfunctions"))
+        self.target = EventBridgeTarget(
+            self.session, provision(self.session, self.names), self.names.state_machine_arn, self.executions.watch
+        )
         self.target.start()
         # What S3 lifecycle rules and DynamoDB TTL delete on AWS, deleted here too (memory stays bounded).
         self.lifecycle = LocalLifecycle(self.session, self.names.output_bucket, self.names.table, self.aws_endpoint)
@@ -140,6 +145,7 @@ class LocalPipeline:
         api = api_gateway_app(self.lambdas, self.names.function_name(topology.API), self.api_key, authorizer)
         if self.settings.delivery == "cdn":  # what CloudFront serves on AWS, on the API port here
             api = with_renditions(api, self.client("s3"), self.names.output_bucket)
+        api = log_requests(api)
         # The upload page (GET / and /web/*) is the local server's own, in front of the emulated API.
         self._api_server.app = with_web_page(api)
         self._servers.append((self._api_server, _serve(self._api_server, "api-gateway")))
@@ -184,6 +190,9 @@ class LocalPipeline:
         if self.target:
             self.target.stop()
             self.target = None
+        if self.executions:
+            self.executions.stop()
+            self.executions = None
         if self.lifecycle:
             self.lifecycle.stop()
             self.lifecycle = None
