@@ -12,7 +12,7 @@ import re
 
 from imgpipe.adapters import ObjectStore
 from imgpipe.config import UPLOAD_PREFIX, WORK_PREFIX, PipelineSettings
-from imgpipe.contracts import ResizeInput, ResizeOutput
+from imgpipe.contracts import Intermediate, ResizeInput, ResizeOutput
 from imgpipe.errors import INVALID_UPLOAD_KEY
 from imgpipe.image import intermediate, renditions
 
@@ -38,7 +38,7 @@ def resize_image(
     key = intermediate_key(image_id)
     parts: list[bytes] = []
     placed: dict[int, tuple[int, int]] = {}  # renditions of the same size share one image, and one part
-    intermediates = []
+    intermediates: list[Intermediate] = []
     offset = 0
     for rendition, image in resized:
         if id(image) not in placed:

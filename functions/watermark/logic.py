@@ -7,7 +7,7 @@ from typing import Any
 
 from imgpipe.adapters import ObjectStore
 from imgpipe.config import RENDITION_PREFIX, PipelineSettings, SettingsError
-from imgpipe.contracts import WatermarkInput, WatermarkOutput
+from imgpipe.contracts import RenditionRecord, WatermarkInput, WatermarkOutput
 from imgpipe.errors import CORRUPT_IMAGE
 from imgpipe.image import encoding, intermediate, watermark
 
@@ -47,9 +47,9 @@ def load_logo(store: ObjectStore, settings: PipelineSettings, bucket: str) -> An
         raise
     except Exception as exc:
         raise SettingsError(f"watermark logo {key} is not a readable PNG: {exc}") from None
-    logo = logo.convert("RGBA")
-    logo.info = {}
-    return logo
+    rgba = logo.convert("RGBA")
+    rgba.info = {}
+    return rgba
 
 
 def watermark_renditions(
@@ -58,7 +58,7 @@ def watermark_renditions(
     image_id = event["imageId"]
     by_name = {r.name: r for r in settings.renditions}
     objects: dict[str, memoryview] = {}  # one GET per object: every rendition shares one (resize)
-    renditions = []
+    renditions: list[RenditionRecord] = []
     for item in event["intermediates"]:
         rendition = by_name.get(item["name"])
         if rendition is None:
