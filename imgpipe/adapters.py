@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from imgpipe.errors import IMAGE_TOO_LARGE, SOURCE_MISSING, TransientError
 
@@ -29,7 +29,11 @@ _TRANSIENT_CODES = {
 }
 
 
-def _client(service: str, **options: Any) -> Any:
+# The services the adapters call (a Literal, so boto3-stubs can pick each client's overload).
+AwsService = Literal["s3", "dynamodb", "events", "cloudfront"]
+
+
+def _client(service: AwsService, **options: Any) -> Any:
     import boto3
     from botocore.config import Config
 
@@ -87,7 +91,7 @@ class S3Store:
         try:
             # The whole body is ContentLength (<= max_bytes) bytes; a shorter read is a dropped
             # connection (retry), not a corrupt image.
-            data = body.read(length)
+            data: bytes = body.read(length)
         except Exception as exc:
             raise classify(exc) from exc
         finally:
@@ -104,7 +108,7 @@ class S3Store:
             raise classify(exc) from exc
 
     def presign_put(self, bucket: str, key: str, content_type: str, content_length: int, expires_in: int) -> str:
-        return self.client.generate_presigned_url(
+        url: str = self.client.generate_presigned_url(
             "put_object",
             # If-None-Match: * makes the key write-once: one image id is one content, forever, so a
             # reused URL cannot swap the bytes under renditions already made (or cached immutable).
@@ -118,11 +122,13 @@ class S3Store:
             ExpiresIn=expires_in,
             HttpMethod="PUT",
         )
+        return url
 
     def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
-        return self.client.generate_presigned_url(
+        url: str = self.client.generate_presigned_url(
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires_in
         )
+        return url
 
 
 # ---- image records in DynamoDB -------------------------------------------------------------------
@@ -148,7 +154,8 @@ def from_dynamo(value: Any) -> Any:
 
 
 def _condition_failed(exc: Exception) -> bool:
-    return getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    code: str | None = getattr(exc, "response", {}).get("Error", {}).get("Code")
+    return code == "ConditionalCheckFailedException"
 
 
 class StaleExecution(Exception):
