@@ -8,7 +8,8 @@ UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
-UV_SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON)
+# Another activated virtualenv (VIRTUAL_ENV) would make uv warn that it ignores it: this is the project's.
+UV_SYNC := env -u VIRTUAL_ENV UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON)
 RUNTIME_STAMP := $(VENV)/.runtime-stamp
 DEV_STAMP := $(VENV)/.dev-stamp
 PYTEST := $(BIN)/python -m pytest

@@ -1,4 +1,4 @@
-"""``python -m bench``: the issue #5 benchmark suite.  See docs/performance.md."""
+"""``python -m bench``: the benchmark suite.  See docs/performance.md."""
 
 from __future__ import annotations
 
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             "(CPU median ms; PSNR vs full-decode LANCZOS reference; peak RSS of a fresh process)"
         )
         print(overview)
-    print("\n== Targets (issue #5)")
+    print("\n== Targets")
     for t in ctx.targets:
         print(t.line())
     for name, err in errors.items():

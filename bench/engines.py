@@ -1,9 +1,9 @@
-"""The three ways of doing the issue #5 job, plus the staged-pipeline and codec jobs.
+"""The three ways of doing the benchmark job, plus the staged-pipeline and codec jobs.
 
 Imported only inside worker subprocesses, and every engine imports its own libraries lazily, so a
 pyvips worker never loads Pillow (and vice versa): peak RSS compares like with like.
 
-The job (issue #5): an image's bytes in; renditions at 1600/800/320 long edge, upright (EXIF),
+The job: an image's bytes in; renditions at 1600/800/320 long edge, upright (EXIF),
 never upscaled, each with the text watermark, encoded as JPEG q85 (progressive, optimised Huffman,
 no metadata, 4:2:0: the encoder options of ``imgpipe.image.encoding.encode``, used by all three engines
 so the encoders do the same work).

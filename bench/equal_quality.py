@@ -3,7 +3,7 @@
 The ``codecs`` section encodes every WebP ``method`` / AVIF ``speed`` at one quality knob (82), so a
 slower setting shows up as both smaller and (slightly) different in quality.  This sweep instead
 finds, for every setting, the quality knob that reaches the same 8x8-block SSIM as the reference
-setting at 82 (WebP method 4, AVIF speed 8: what ``core.encode`` used before issue #5), and reports
+setting at 82 (WebP method 4, AVIF speed 8: what ``encoding.encode`` used before it was tuned), and reports
 the bytes and the encode CPU time there.  That is the trade the encoder setting really makes: CPU
 per rendition against bytes stored and served, at the quality the user sees.
 

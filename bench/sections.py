@@ -534,7 +534,7 @@ def handoff(ctx: Context) -> None:
     for line in notes:
         ctx.log(line)
     # Cost per 1,000 images, two ways: (a) render() CPU split between the two steps in the
-    # proportion of their image work (the estimate issue #5 asks for; no hand-off), and (b) the
+    # proportion of their image work (an estimate from one process; no hand-off), and (b) the
     # staged pipeline as the Lambdas run it, hand-off (PNG encode + decode) included.
     cost_rows, costs = [], {}
     for name in ("jpeg12", "jpeg24"):

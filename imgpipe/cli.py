@@ -256,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--watermark-text", help="override the watermark text ('' for none)")
 
     serve = sub.add_parser("serve", help="run the whole stack locally until Ctrl-C")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the API's address (default 127.0.0.1; the AWS endpoint stays on loopback)"
+    )
     serve.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
     serve.add_argument(
         "--aws-port", type=int, default=DEFAULT_AWS_PORT, help=f"AWS endpoint port (default {DEFAULT_AWS_PORT})"

@@ -1,4 +1,4 @@
-"""Point 6: animated images render their first frame; frame count and duration are recorded."""
+"""Animated images render their first frame; frame count and duration are recorded."""
 
 from __future__ import annotations
 

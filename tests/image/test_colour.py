@@ -1,4 +1,4 @@
-"""Point 5: colour-correct output, 8-bit sRGB, whatever the input's colour model."""
+"""Colour-correct output, 8-bit sRGB, whatever the input's colour model."""
 
 from __future__ import annotations
 

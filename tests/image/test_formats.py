@@ -1,4 +1,4 @@
-"""Point 1: the format comes from the bytes; allowed formats decode, everything else is refused
+"""The format comes from the bytes; allowed formats decode, everything else is refused
 with a code that says why, and never reaches a decoder outside the allow-list."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Point 2: byte, pixel, edge and frame limits are checked from the header before decoding;
+"""Byte, pixel, edge and frame limits are checked from the header before decoding;
 bombs are refused without allocating the image."""
 
 from __future__ import annotations

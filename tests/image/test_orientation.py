@@ -1,4 +1,4 @@
-"""Point 3: all eight EXIF orientations come out upright, checked by pixel content."""
+"""All eight EXIF orientations come out upright, checked by pixel content."""
 
 from __future__ import annotations
 

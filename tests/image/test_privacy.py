@@ -1,4 +1,4 @@
-"""Point 4: renditions carry no metadata; the record keeps only bounded, non-sensitive facts."""
+"""Renditions carry no metadata; the record keeps only bounded, non-sensitive facts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Point 7: configurable renditions; downscaling quality kept (no aliasing)."""
+"""Configurable renditions; downscaling quality kept (no aliasing)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Point 8: text and/or logo watermark: placement, size, opacity, tiling, legibility."""
+"""Text and/or logo watermark: placement, size, opacity, tiling, legibility."""
 
 from __future__ import annotations
 

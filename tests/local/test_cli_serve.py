@@ -153,3 +153,22 @@ def test_process_keeps_every_inputs_renditions_and_reports_a_missing_file(tmp_pa
     assert "missing.jpg: cannot read it (no such file or directory)" in result.stderr
     assert "1 of 3 files failed" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
+def test_the_readmes_curl_flow_uploads_and_leaves_no_file_behind(served: Served, tmp_path: Path):
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"With it running, `curl` alone does the whole flow:\n\n```sh\n(.*?)```", readme, re.S)[1]
+    script = block.replace("http://127.0.0.1:3000", api_url(served))
+    (tmp_path / "samples").mkdir()
+    shutil.copy(ROOT / "samples" / "ladybird.jpg", tmp_path / "samples")
+
+    result = subprocess.run(["bash", "-ec", script], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    view = json.loads(result.stdout.strip().splitlines()[-1])
+    assert view["status"] in ("PROCESSING", "COMPLETE")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "samples",
+        "samples/ladybird.jpg",
+    ]

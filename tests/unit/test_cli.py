@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -191,3 +192,23 @@ def test_history_with_several_running_stacks_asks_which(state_dir: Path, capsys)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "http://127.0.0.1:4001" in err and "http://127.0.0.1:5001" in err
     assert "choose one with --aws-port" in err
+
+
+# ---- the README's command table lists every command and option ----------------------------------------------
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def help_of(*command: str, capsys) -> str:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args([*command, "--help"])
+    return capsys.readouterr().out
+
+
+def test_the_readme_command_table_lists_every_command_and_option(capsys):
+    rows = {match[1]: match[0] for match in re.finditer(r"^\| `imgpipe (\w+)[^\n]*$", README.read_text(), re.M)}
+    commands = re.search(r"\{([\w,]+)\}", help_of(capsys=capsys))[1].split(",")
+    assert sorted(rows) == sorted(commands)
+    for command in commands:
+        options = set(re.findall(r"--[a-z][a-z-]+", help_of(command, capsys=capsys))) - {"--help"}
+        missing = sorted(option for option in options if f"{option}" not in rows[command])
+        assert not missing, f"README's row for `imgpipe {command}` lacks {missing}"
