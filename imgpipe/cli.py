@@ -3,6 +3,7 @@
 imgpipe serve                      the whole stack on 127.0.0.1 (API :3000, AWS :3001)
 imgpipe process FILE… --out DIR    start a stack, upload, wait, print history, save renditions
 imgpipe history [IMAGE_ID]         execution history from a running stack (or --stack on AWS)
+imgpipe redrive                    deliver dead-lettered events again (or --stack on AWS)
 imgpipe render FILE… --out DIR     the same image code in-process, no stack
 """
 
@@ -91,7 +92,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # ---- process ----------------------------------------------------------------------------------
 def cmd_process(args: argparse.Namespace) -> int:
     from imgpipe.client import ApiError, Client, guess_content_type
-    from imgpipe.history import format_summary, local_history
+    from imgpipe.history import format_summary, image_history
     from imgpipe.local.pipeline import LocalPipeline
 
     out = Path(args.out)
@@ -119,7 +120,7 @@ def cmd_process(args: argparse.Namespace) -> int:
                 continue
             elapsed = time.monotonic() - started
             print(f"\n{path} -> image {image_id}: {view['status']} in {elapsed:.2f} s (upload to {view['status']})")
-            for summary in local_history(sfn, stack.names.state_machine_arn, image_id):
+            for summary in image_history(sfn, stack.client("dynamodb"), stack.names.table, image_id):
                 print(format_summary(summary))
             if view["status"] != config.COMPLETE:
                 error = view.get("error", {})
@@ -146,7 +147,7 @@ def _finish(failures: int, total: int) -> int:
 
 # ---- history ----------------------------------------------------------------------------------
 def cmd_history(args: argparse.Namespace) -> int:
-    from imgpipe.history import format_summary, local_history, summarise
+    from imgpipe.history import format_summary, image_history, local_history, summarise
 
     if args.stack:
         from imgpipe import cloudwatch_history
@@ -168,7 +169,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         credentials = {k.lower(): v for k, v in LOCAL_CREDENTIALS.items()}
         sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=names.region, **credentials)
         try:
-            summaries = local_history(sfn, names.state_machine_arn, args.image_id)
+            if args.image_id:  # the record names its execution: no need to describe every one
+                dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=names.region, **credentials)
+                summaries = image_history(sfn, dynamodb, names.table, args.image_id)
+            else:
+                summaries = local_history(sfn, names.state_machine_arn)
         except Exception as exc:
             print(f"cannot read history from {endpoint}: {exc}\n{_where_is_serve(found)}", file=sys.stderr)
             return 2
@@ -203,6 +208,38 @@ def _where_is_serve(found: str) -> str:
     if found == "running":
         return "The `imgpipe serve` found running does not answer there; give its port with --aws-port."
     return "No running `imgpipe serve` was found: start one, or give its AWS endpoint port with --aws-port."
+
+
+# ---- redrive ----------------------------------------------------------------------------------
+def cmd_redrive(args: argparse.Namespace) -> int:
+    import boto3
+
+    from imgpipe import redrive
+
+    try:
+        if args.stack:
+            results = redrive.redrive_stack(boto3.session.Session(), args.stack)
+        else:
+            from imgpipe.local.pipeline import LOCAL_CREDENTIALS
+            from imgpipe.local.provision import LocalNames
+
+            names = LocalNames()
+            endpoint, found = _local_endpoint(args)
+            credentials = {k.lower(): v for k, v in LOCAL_CREDENTIALS.items()}
+            sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=names.region, **credentials)
+            try:
+                results = [redrive.redrive_local(sqs, names.dead_letter_queue, names.queue)]
+            except Exception as exc:
+                print(f"cannot redrive at {endpoint}: {exc}\n{_where_is_serve(found)}", file=sys.stderr)
+                return 2
+    except redrive.RedriveError as exc:
+        print(f"cannot redrive: {exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        print(f"{result.delivered} event(s) from {result.source} redriven to {result.target}")
+        for failure in result.failed:
+            print(f"  still dead-lettered: {failure}")
+    return 1 if any(result.failed for result in results) else 0
 
 
 # ---- render -----------------------------------------------------------------------------------
@@ -297,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--endpoint-url", help="AWS endpoint of a running local stack")
     history.add_argument("--stack", help="a deployed stack's name: read history from its CloudWatch log group")
     history.set_defaults(func=cmd_history)
+
+    redrive = sub.add_parser("redrive", help="deliver dead-lettered events again (local DLQ, or --stack on AWS)")
+    redrive.add_argument("--aws-port", type=int, help="AWS endpoint port of the local stack (default: the running one)")
+    redrive.add_argument("--endpoint-url", help="AWS endpoint of a running local stack")
+    redrive.add_argument("--stack", help="a deployed stack's name: redrive its EventBridge target's dead-letter queue")
+    redrive.set_defaults(func=cmd_redrive)
 
     render = sub.add_parser("render", help="resize + watermark in-process, no stack (preview your settings)")
     render.add_argument("files", nargs="+")

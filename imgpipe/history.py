@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from imgpipe.config import TABLE_KEY
 from imgpipe.errors import message_from_cause
 
 Event = dict[str, Any]
@@ -123,8 +124,28 @@ def format_summary(summary: ExecutionSummary) -> str:
 
 
 # ---- sources ----------------------------------------------------------------------------------
+def execution_history(sfn: Any, execution_arn: str) -> ExecutionSummary:
+    events: list[Event] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events.extend(page["events"])
+    return summarise(execution_arn, events)
+
+
+def image_history(sfn: Any, dynamodb: Any, table: str, image_id: str) -> list[ExecutionSummary]:
+    """The execution that owns the image's record (ClaimImage stores its ARN there): one lookup and
+    one history, however many executions are stored.  Empty if the image has no record or no
+    execution yet.  Redelivered duplicates, which never touch the record, are listed by
+    ``local_history``."""
+    item = dynamodb.get_item(TableName=table, Key={TABLE_KEY: {"S": image_id}}, ProjectionExpression="executionId").get(
+        "Item"
+    )
+    execution_arn = (item or {}).get("executionId", {}).get("S")
+    return [execution_history(sfn, execution_arn)] if execution_arn else []
+
+
 def local_history(sfn: Any, state_machine_arn: str, image_id: str | None = None) -> list[ExecutionSummary]:
-    """Executions of the local state machine, oldest first, optionally only those of one image."""
+    """Executions of the local state machine, oldest first, optionally only those of one image
+    (found by describing every execution: ``image_history`` is the quick way to an image's)."""
     summaries = []
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
         for execution in page["executions"]:
@@ -132,8 +153,5 @@ def local_history(sfn: Any, state_machine_arn: str, image_id: str | None = None)
             # The input names the image: read it before fetching a whole history.
             if image_id is not None and image_id_of(sfn.describe_execution(executionArn=arn).get("input")) != image_id:
                 continue
-            events: list[Event] = []
-            for history_page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-                events.extend(history_page["events"])
-            summaries.append(summarise(arn, events))
+            summaries.append(execution_history(sfn, arn))
     return sorted(summaries, key=lambda s: (s.started is None, s.started.timestamp() if s.started else 0))

@@ -3,8 +3,10 @@
 moto's ASL interpreter invokes Task functions through ``lambda.invoke`` on the emulator's endpoint;
 this WSGI middleware answers those calls (and any from the AWS CLI) for our functions with the
 handler code, and passes every other request on to moto.  Errors are reported exactly as the
-Lambda service does (``X-Amz-Function-Error: Unhandled`` and an ``errorType`` payload), so the
-state machine's Retry/Catch see what they would on AWS.
+Lambda service does: HTTP 200, ``X-Amz-Function-Error: Unhandled`` and an ``errorType`` payload
+(the exception's class name, or Lambda's own ``Sandbox.Timedout``, ``Runtime.ExitError``,
+``Runtime.OutOfMemory``), so the state machine's Retry/Catch see the error names they would on AWS
+(docs/decisions.md, "Local Lambda failures are named as Lambda names them").
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import re
+import signal
 import sys
 import threading
 import time
@@ -20,11 +23,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from imgpipe.local.provision import ROOT
-from imgpipe.topology import Step
+from imgpipe.topology import API, Step
+
+if TYPE_CHECKING:
+    from imgpipe.local.workers import WorkerPool
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -48,7 +54,7 @@ class LocalLambdaContext:
 
     function_name: str
     memory_limit_in_mb: int
-    timeout_s: int
+    timeout_s: float
     invoked_function_arn: str
     function_version: str = "$LATEST"
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -66,6 +72,15 @@ class LocalLambdaContext:
         return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
 
 
+def import_handler(code_root: Path, step: Step) -> Handler:
+    """``functions.<step>.handler`` from ``code_root`` (the checkout: exactly the code the Lambda asset
+    is built from, which is not part of the installed imgpipe package)."""
+    if str(code_root) not in sys.path:
+        sys.path.append(str(code_root))
+    handler: Handler = importlib.import_module(step.local_module).handler
+    return handler
+
+
 @dataclass
 class LocalFunction:
     step: Step
@@ -73,13 +88,11 @@ class LocalFunction:
     arn: str
     handler: Handler | None = None  # imported on first invoke, like a cold start
 
-    def resolve(self) -> Handler:
+    def resolve(self, code_root: Path | None) -> Handler:
         if self.handler is None:
-            # The handlers are loaded from the checkout's functions/ folder, exactly the code the
-            # Lambda asset is built from; it is not part of the installed imgpipe package.
-            if str(ROOT) not in sys.path:
-                sys.path.append(str(ROOT))
-            self.handler = importlib.import_module(self.step.local_module).handler
+            if code_root is None:
+                raise RuntimeError(f"no handler for {self.name}: give LambdaService a code_root or the handler")
+            self.handler = import_handler(code_root, self.step)
         return self.handler
 
 
@@ -92,9 +105,16 @@ class InvokeResult:
         return json.dumps(self.payload, default=str).encode()
 
 
+@dataclass(frozen=True)
+class WorkerFault:
+    target: str  # "module:function"
+    timeout_s: int | None = None
+
+
 def call_handler(handler: Handler, event: Any, context: LocalLambdaContext) -> InvokeResult:
     try:
-        return InvokeResult(handler(event, context))
+        result = handler(event, context)
+        return result if isinstance(result, InvokeResult) else InvokeResult(result)
     except Exception as exc:  # reported to the caller as the Lambda service would
         return InvokeResult(
             {
@@ -107,34 +127,79 @@ def call_handler(handler: Handler, event: Any, context: LocalLambdaContext) -> I
         )
 
 
+# The errors Lambda itself reports when a function does not return: its payloads for a timeout, a
+# runtime that exited and one killed for exceeding its memory (docs/decisions.md, "Local Lambda
+# failures are named as Lambda names them").
+TIMED_OUT = "Sandbox.Timedout"
+EXITED = "Runtime.ExitError"
+OUT_OF_MEMORY = "Runtime.OutOfMemory"
+IMPORT_FAILED = "Runtime.ImportModuleError"
+
+
+def lambda_error(error_type: str, message: str, request_id: str) -> InvokeResult:
+    return InvokeResult(
+        {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"}, error_type="Unhandled"
+    )
+
+
 def timed_out(timeout_s: float, request_id: str) -> InvokeResult:
+    return lambda_error(TIMED_OUT, f"Task timed out after {timeout_s:.2f} seconds", request_id)
+
+
+def exit_description(returncode: int) -> str:
+    """How Lambda words a runtime's end: Go's ``ProcessState`` text ("exit status 1", "signal: killed")."""
+    if returncode < 0:
+        try:
+            return f"signal: {(signal.strsignal(-returncode) or str(-returncode)).lower()}"
+        except ValueError:
+            return f"signal: {-returncode}"
+    return f"exit status {returncode}"
+
+
+def runtime_exited(returncode: int, request_id: str, out_of_memory: bool = False) -> InvokeResult:
+    if out_of_memory:
+        return lambda_error(OUT_OF_MEMORY, f"Runtime exited with error: {exit_description(returncode)}", request_id)
+    if returncode == 0:
+        return lambda_error(EXITED, "Runtime exited without providing a reason", request_id)
+    return lambda_error(EXITED, f"Runtime exited with error: {exit_description(returncode)}", request_id)
+
+
+def import_failed(step: Step, exc: BaseException, request_id: str) -> InvokeResult:
+    """Lambda's Python runtime when the handler module cannot be imported."""
+    module = step.lambda_handler.rsplit(".", 1)[0]
     return InvokeResult(
         {
-            "errorMessage": f"Task timed out after {timeout_s:.2f} seconds",
-            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"Unable to import module '{module}': {exc}",
+            "errorType": IMPORT_FAILED,
             "requestId": request_id,
+            "stackTrace": [],
         },
         error_type="Unhandled",
     )
 
 
 class LambdaService:
-    """Our functions by name, with a seam for tests to inject faults (``override``)."""
+    """Our functions by name, each with sandboxes of its own (worker processes, or threads of this
+    process with ``workers=0``), and seams for tests to inject faults (``override``, ``fault``)."""
 
-    def __init__(self, functions: list[LocalFunction]):
+    def __init__(self, functions: list[LocalFunction], code_root: Path | None = None):
         self.functions = {f.name: f for f in functions}
+        self.code_root = code_root
         self._overrides: dict[str, Handler] = {}
+        self._faults: dict[str, WorkerFault] = {}
         self._lock = threading.Lock()
-        self._pool: Any = None
+        self._pools: dict[str, WorkerPool] = {}
 
     def by_step(self, step_name: str) -> LocalFunction:
         return next(f for f in self.functions.values() if f.step.name == step_name)
 
     @contextmanager
     def override(self, step_name: str, replacement: Callable[[Handler, dict[str, Any], Any], Any]) -> Iterator[None]:
-        """Run ``replacement(real_handler, event, context)`` instead of the handler while active."""
+        """Run ``replacement(real_handler, event, context)`` in this process instead of the handler
+        while active.  A replacement that returns an ``InvokeResult`` answers the Invoke call with it
+        as it is (a raw Lambda response, e.g. an error payload without ``errorType``)."""
         function = self.by_step(step_name)
-        real = function.resolve()
+        real = function.resolve(self.code_root)
         with self._lock:
             self._overrides[function.name] = lambda event, context: replacement(real, event, context)
         try:
@@ -143,26 +208,56 @@ class LambdaService:
             with self._lock:
                 self._overrides.pop(function.name, None)
 
-    def start_workers(self, count: int, environment: dict[str, str]) -> None:
-        """Run handlers in ``count`` worker processes (imgpipe.local.workers); overridden
-        (fault-injected) functions still run in this process, where the override lives."""
-        from imgpipe.local.workers import WorkerPool
+    @contextmanager
+    def fault(self, step_name: str, target: str, *, timeout_s: int | None = None) -> Iterator[None]:
+        """Run ``target`` ("module:function", importable from the code root) inside the function's
+        worker processes instead of its handler, as ``function(real_handler, event, context)``: a
+        fault that kills, starves or stalls its sandbox does so to a worker, as on Lambda, not to
+        this process.  ``timeout_s`` stands in for the function's timeout meanwhile."""
+        function = self.by_step(step_name)
+        if function.name not in self._pools:
+            raise RuntimeError("faults run in worker processes: start the stack with workers")
+        with self._lock:
+            self._faults[function.name] = WorkerFault(target, timeout_s)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._faults.pop(function.name, None)
 
-        self._pool = WorkerPool(count, environment)
+    def start_workers(self, count: int, environment: dict[str, str], api_count: int | None = None) -> None:
+        """Give every function ``count`` worker processes of its own (imgpipe.local.workers), the API
+        ``api_count``: as Lambda gives each function its own sandboxes and concurrency, pipeline load
+        never queues an API call.  Overridden functions still run in this process, where the
+        override lives."""
+        from imgpipe.local.workers import API_WORKERS, WorkerPool
+
+        if self.code_root is None:
+            raise RuntimeError("worker processes import the handlers from a code_root; none was given")
+        for function in self.functions.values():
+            size = (api_count or API_WORKERS) if function.step.name == API.name else count
+            self._pools[function.name] = WorkerPool(size, environment, self.code_root, function.step)
 
     def stop_workers(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        pools, self._pools = self._pools, {}
+        for pool in pools.values():
+            pool.close()
+
+    def pool(self, step_name: str) -> WorkerPool | None:
+        return self._pools.get(self.by_step(step_name).name)
 
     def invoke(self, name: str, event: Any) -> InvokeResult:
         function = self.functions[name]
         with self._lock:
             override = self._overrides.get(name)
+            fault = self._faults.get(name)
+        pool = self._pools.get(name)
+        if override is None and pool is not None:
+            if fault is None:
+                return pool.invoke(function.name, function.arn, event)
+            return pool.invoke(function.name, function.arn, event, fault=fault.target, timeout_s=fault.timeout_s)
         timeout = function.step.timeout_s
-        if override is None and self._pool is not None:
-            return self._pool.invoke(function.step, function.name, function.arn, event)
-        handler = override or function.resolve()
+        handler = override or function.resolve(self.code_root)
         context = LocalLambdaContext(function.name, function.step.memory_mb, timeout, function.arn)
         outcome: dict[str, InvokeResult] = {}
 

@@ -2,13 +2,24 @@
 
 Pillow and botocore hold the GIL for much of their work, so handlers on threads of one process do
 not scale with cores; separate processes do, as Lambda runs concurrent invocations in separate
-sandboxes.  A worker is a plain ``python -m imgpipe.local.workers`` child speaking JSON lines on
-a private pipe (a Lambda payload is JSON anyway): no multiprocessing start-method pitfalls, and a
-worker that times out or dies is killed and replaced, which threads cannot offer.
+sandboxes.  A worker is a plain ``python -m imgpipe.local.workers CODE_ROOT STEP`` child speaking
+JSON lines on a private pipe (a Lambda payload is JSON anyway): no multiprocessing start-method
+pitfalls, and a worker that times out or dies is killed and replaced, which threads cannot offer.
+
+Each function has a pool of its own, as each Lambda function has its own sandboxes and
+concurrency.  The pool holds a worker to what Lambda holds a sandbox to: the function's timeout
+(``Sandbox.Timedout``) and its memory size (``Runtime.OutOfMemory``: a worker whose resident memory
+passes the function's ``memory_mb`` is killed, as Lambda's cgroup kills the sandbox); a worker that
+exits or is killed mid-invocation is ``Runtime.ExitError``.  A worker that dies while idle is
+replaced at once and never given work (docs/decisions.md, "Local Lambda failures are named as
+Lambda names them").
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
 import json
 import os
 import queue
@@ -16,54 +27,98 @@ import select
 import subprocess
 import sys
 import threading
+import time
+import uuid
 import warnings
+from dataclasses import replace
+from pathlib import Path
 from typing import IO, Any
 
-from imgpipe.local.lambdas import InvokeResult, LocalLambdaContext, call_handler, timed_out
-from imgpipe.local.provision import ROOT
+from imgpipe.local.lambdas import (
+    Handler,
+    InvokeResult,
+    LocalLambdaContext,
+    call_handler,
+    import_failed,
+    runtime_exited,
+    timed_out,
+)
 from imgpipe.topology import STEPS, Step
 
 WARM_UP_TIMEOUT_S = 60
+API_WORKERS = 2  # the API function's sandboxes: upload-url at concurrency 16 stays under 0.3 s p95 (make load)
+MEMORY_CHECK_INTERVAL_S = 0.05  # how often a busy worker's resident memory is compared with its function's size
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_bytes(pid: int) -> int | None:
+    """A process's resident set size from /proc (Linux); None where there is none (no memory limit then)."""
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Worker:
-    def __init__(self, environment: dict[str, str]):
+    def __init__(self, code_root: Path, environment: dict[str, str], step: Step):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "imgpipe.local.workers"],
+            [sys.executable, "-m", "imgpipe.local.workers", str(code_root), step.name],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, **environment},
-            cwd=ROOT,
+            cwd=code_root,
             # Ctrl-C is for the parent, which stops the workers itself (and a worker exits on
             # EOF if the parent dies).
             start_new_session=True,
         )
-        # Import every handler now, like provisioned concurrency, so the first image does not
-        # wait for a cold start; the reply is read before the first real one.
-        self._warming = self._send({"warm": True})
+        self._warm = False
 
-    def _send(self, request: dict[str, Any]) -> bool:
+    @property
+    def alive(self) -> bool:
+        # returncode, not poll(): the pool's watcher thread is blocked in wait() and sets it on exit.
+        return self.process.returncode is None
+
+    def ready(self) -> bool:
+        """Wait for the worker's warm-up (it imports its handler first, like provisioned concurrency,
+        so the first image does not wait for a cold start); False if it died instead."""
+        if not self._warm:
+            reply, _ = self._receive(WARM_UP_TIMEOUT_S, memory_limit=None)
+            self._warm = reply is not None
+        return self._warm
+
+    def send(self, request: dict[str, Any]) -> bool:
+        """False if the worker is gone: a dead process's pipe refuses the write (EPIPE), so a request
+        is never handed to a worker that cannot run it."""
         assert self.process.stdin
         try:
             self.process.stdin.write(json.dumps(request).encode() + b"\n")
             self.process.stdin.flush()
             return True
-        except BrokenPipeError:
+        except (BrokenPipeError, ValueError):  # dead, or its pipe already closed
             return False
 
-    def _receive(self, timeout_s: float) -> dict[str, Any] | None:
+    def _receive(self, timeout_s: float, memory_limit: int | None) -> tuple[dict[str, Any] | None, str]:
+        """The worker's next reply and "reply"; or None and why there is none: "timeout", "exited"
+        (it died), "memory" (killed for passing ``memory_limit`` bytes of resident memory)."""
         assert self.process.stdout
-        ready, _, _ = select.select([self.process.stdout], [], [], timeout_s)
-        line = self.process.stdout.readline() if ready else b""
-        return json.loads(line) if line else None
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.process.stdout], [], [], min(remaining, MEMORY_CHECK_INTERVAL_S))
+            if ready:
+                line = self.process.stdout.readline()
+                if not line:  # end of file: the process is gone
+                    self.process.wait()
+                    return None, "exited"
+                reply: dict[str, Any] = json.loads(line)
+                return reply, "reply"
+            if memory_limit is not None and (resident_bytes(self.process.pid) or 0) > memory_limit:
+                self.kill()
+                return None, "memory"
+        return None, "timeout"
 
-    def call(self, request: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
-        """The worker's reply, or None if it did not answer in time or died."""
-        if self._warming:
-            self._warming = False
-            if self._receive(WARM_UP_TIMEOUT_S) is None:
-                return None
-        return self._receive(timeout_s) if self._send(request) else None
+    def call(self, request: dict[str, Any], step: Step) -> tuple[dict[str, Any] | None, str]:
+        return self._receive(step.timeout_s, step.memory_mb << 20) if self.send(request) else (None, "unsent")
 
     def kill(self) -> None:
         self.process.kill()
@@ -71,49 +126,80 @@ class Worker:
 
 
 class WorkerPool:
-    def __init__(self, count: int, environment: dict[str, str]):
+    """One function's sandboxes: ``count`` workers, each running one invocation at a time."""
+
+    def __init__(self, count: int, environment: dict[str, str], code_root: Path, step: Step):
+        self.step = step
         self._environment = environment
+        self._code_root = code_root
         self._idle: queue.Queue[Worker] = queue.Queue()
         self._all: list[Worker] = []
         self._lock = threading.Lock()
-        for _ in range(count):
-            self._add()
-
-    def _add(self) -> None:
-        worker = Worker(self._environment)
+        self._closed = False
         with self._lock:
-            self._all.append(worker)
+            for _ in range(count):
+                self._spawn()
+
+    @property
+    def workers(self) -> list[Worker]:
+        with self._lock:
+            return list(self._all)
+
+    def _spawn(self) -> None:  # with self._lock held
+        worker = Worker(self._code_root, self._environment, self.step)
+        self._all.append(worker)
         self._idle.put(worker)
+        threading.Thread(target=self._watch, args=(worker,), name=f"{self.step.name}-worker", daemon=True).start()
 
-    def invoke(self, step: Step, name: str, arn: str, event: Any) -> InvokeResult:
-        worker = self._idle.get()
-        request = {"step": step.name, "name": name, "arn": arn, "event": event}
-        reply = worker.call(request, step.timeout_s)
-        if reply is not None:
-            self._idle.put(worker)
-            return InvokeResult(reply["payload"], reply["error_type"])
-        # Timed out or died: the sandbox is gone, as on Lambda; a fresh one takes its place.
-        died = worker.process.poll() is not None
-        worker.kill()
+    def _watch(self, worker: Worker) -> None:
+        worker.process.wait()
+        self._retire(worker)  # died while idle: replaced now, so no invocation is ever sent to it
+
+    def _retire(self, worker: Worker) -> None:
+        """Take ``worker`` out of the pool and start its replacement (once, whoever notices first)."""
         with self._lock:
+            if self._closed or worker not in self._all:
+                return
             self._all.remove(worker)
-        self._add()
-        if died:
-            return InvokeResult(
-                {
-                    "errorMessage": f"worker exited with code {worker.process.returncode}",
-                    "errorType": "Runtime.ExitError",
-                },
-                "Unhandled",
-            )
-        return timed_out(step.timeout_s, "")
+            self._spawn()
+
+    def invoke(
+        self, name: str, arn: str, event: Any, *, fault: str | None = None, timeout_s: int | None = None
+    ) -> InvokeResult:
+        step = self.step if timeout_s is None else replace(self.step, timeout_s=timeout_s)
+        request_id = str(uuid.uuid4())
+        request = {"name": name, "arn": arn, "request_id": request_id, "event": event}
+        request |= {"fault": fault, "timeout_s": step.timeout_s} if fault else {}
+        # A worker found dead before it took the request never ran it: the next one gets it.  Bounded,
+        # so a function whose workers cannot start at all still gets an answer.
+        for _ in range(len(self.workers) + 2):
+            worker = self._idle.get()
+            if not (worker.alive and worker.ready()):
+                self._retire(worker)
+                continue
+            reply, outcome = worker.call(request, step)
+            if outcome == "unsent":  # died before it was given the request: the next worker runs it
+                self._retire(worker)
+                continue
+            if reply is not None:
+                self._idle.put(worker)
+                return InvokeResult(reply["payload"], reply["error_type"])
+            # Timed out, died or starved mid-invocation: the sandbox is gone, as on Lambda.
+            worker.kill()
+            self._retire(worker)
+            if outcome == "timeout":
+                return timed_out(step.timeout_s, request_id)
+            return runtime_exited(worker.process.returncode or 0, request_id, out_of_memory=outcome == "memory")
+        return runtime_exited(worker.process.returncode or 0, request_id)
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             workers, self._all = self._all, []
         for worker in workers:
             if worker.process.stdin:
-                worker.process.stdin.close()  # the worker's loop ends on EOF
+                with contextlib.suppress(OSError):
+                    worker.process.stdin.close()  # the worker's loop ends on EOF
         for worker in workers:
             try:
                 worker.process.wait(timeout=5)
@@ -121,24 +207,36 @@ class WorkerPool:
                 worker.kill()
 
 
-def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
-    import importlib
+# ---- the worker process ---------------------------------------------------------------------------
+def _resolve(target: str) -> Any:
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
 
-    steps = {step.name: step for step in STEPS}
-    handlers: dict[str, Any] = {}
+
+def serve(requests: IO[bytes], replies: IO[bytes], code_root: Path, step: Step) -> None:
+    """Answer invocations of ``step``'s function, one JSON line each, after a ``{"warm": true}`` line."""
+    from imgpipe.local.lambdas import import_handler
+
+    handler: Handler | None = None
+    failure: BaseException | None = None
+    try:
+        handler = import_handler(code_root, step)
+    except Exception as exc:  # answered per invocation, as Lambda's Runtime.ImportModuleError
+        failure = exc
+    replies.write(b'{"warm": true}\n')
+    replies.flush()
     for line in requests:
         request = json.loads(line)
-        if request.get("warm"):
-            for step in STEPS:
-                handlers[step.name] = importlib.import_module(step.local_module).handler
-            replies.write(b'{"warm": true}\n')
-            replies.flush()
-            continue
-        step = steps[request["step"]]
-        if step.name not in handlers:  # imported on first use: this worker's cold start
-            handlers[step.name] = importlib.import_module(step.local_module).handler
-        context = LocalLambdaContext(request["name"], step.memory_mb, step.timeout_s, request["arn"])
-        result = call_handler(handlers[step.name], request["event"], context)
+        timeout_s = request.get("timeout_s", step.timeout_s)
+        context = LocalLambdaContext(
+            request["name"], step.memory_mb, timeout_s, request["arn"], aws_request_id=request["request_id"]
+        )
+        if handler is None:
+            result = import_failed(step, failure or ImportError(step.local_module), context.aws_request_id)
+        elif request.get("fault"):
+            result = call_handler(functools.partial(_resolve(request["fault"]), handler), request["event"], context)
+        else:
+            result = call_handler(handler, request["event"], context)
         replies.write(
             json.dumps({"payload": result.payload, "error_type": result.error_type}, default=str).encode() + b"\n"
         )
@@ -153,8 +251,8 @@ def main() -> None:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    sys.path.insert(0, str(ROOT))
-    serve(sys.stdin.buffer, replies)
+    code_root, step_name = Path(sys.argv[1]), sys.argv[2]
+    serve(sys.stdin.buffer, replies, code_root, next(step for step in STEPS if step.name == step_name))
 
 
 if __name__ == "__main__":

@@ -5,15 +5,21 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
+import uuid
 
 import psutil
 
 from imgpipe.local.workers import WorkerPool, serve
-from imgpipe.topology import METADATA, STEPS
+from imgpipe.paths import checkout_root
+from imgpipe.topology import METADATA, STEPS, Step
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-metadata"
 
 
 def test_the_stack_runs_handlers_outside_the_test_process(stack, client, photo):
-    workers = [psutil.Process(w.process.pid) for w in stack.lambdas._pool._all]
+    workers = [psutil.Process(w.process.pid) for w in stack.lambdas.pool("resize").workers]
     assert workers and all(w.pid != os.getpid() for w in workers)
     before = sum(w.cpu_times().user for w in workers)
     image_id = client.upload("pooled.jpg", photo, "image/jpeg")
@@ -21,42 +27,88 @@ def test_the_stack_runs_handlers_outside_the_test_process(stack, client, photo):
     assert sum(w.cpu_times().user for w in workers) > before  # the resizing happened over there
 
 
-def test_a_worker_that_dies_is_reported_as_runtime_exit_error_and_replaced(stack):
-    pool = WorkerPool(1, {})
+def test_every_function_has_workers_of_its_own(stack):
+    pids = {step.name: {w.process.pid for w in stack.lambdas.pool(step.name).workers} for step in STEPS}
+    assert all(pids.values())
+    assert sum(map(len, pids.values())) == len(set().union(*pids.values()))  # no worker serves two functions
+
+
+def test_a_worker_killed_while_idle_is_replaced_and_the_invocation_runs(stack):
+    pool = WorkerPool(1, {}, checkout_root(), METADATA)
     try:
-        (worker,) = pool._all
+        (worker,) = pool.workers
         worker.kill()
-        result = pool.invoke(
-            METADATA, "imgpipe-metadata", "arn:aws:lambda:us-east-1:123456789012:function:imgpipe-metadata", {}
-        )
+        result = pool.invoke("imgpipe-metadata", ARN, {})
+        assert result.error_type == "Unhandled"
+        assert result.payload["errorType"] == "KeyError"  # the handler ran (no imageId), in the replacement
+        (replacement,) = pool.workers
+        assert replacement is not worker and replacement.alive
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_dies_mid_invocation_is_runtime_exit_error_and_replaced(stack):
+    pool = WorkerPool(1, {}, checkout_root(), METADATA)
+    try:
+        (worker,) = pool.workers
+        event = {"imageId": uuid.uuid4().hex}  # crash_once crashes once per image
+        result = pool.invoke("imgpipe-metadata", ARN, event, fault="tests.local.faults:crash_once")
         assert result.error_type == "Unhandled"
         assert result.payload["errorType"] == "Runtime.ExitError"
-        (replacement,) = pool._all
-        assert replacement is not worker and replacement.process.poll() is None
+        assert result.payload["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
+        (replacement,) = pool.workers
+        assert replacement is not worker and replacement.alive
     finally:
         pool.close()
 
 
 def test_worker_protocol_reports_handler_errors_as_lambda_does(stack):
-    requests = io.BytesIO(
-        json.dumps({"step": "metadata", "name": "imgpipe-metadata", "arn": "arn", "event": {}}).encode() + b"\n"
-    )
+    request = {"name": "imgpipe-metadata", "arn": "arn", "request_id": "r-1", "event": {}}
     replies = io.BytesIO()
-    serve(requests, replies)
-    reply = json.loads(replies.getvalue())
+    serve(io.BytesIO(json.dumps(request).encode() + b"\n"), replies, checkout_root(), METADATA)
+    warm, reply = map(json.loads, replies.getvalue().splitlines())
+    assert warm == {"warm": True}
     assert reply["error_type"] == "Unhandled"
     assert reply["payload"]["errorType"] == "KeyError"  # the metadata step got no imageId
+    assert reply["payload"]["requestId"] == "r-1"
 
 
-def test_workers_zero_runs_every_handler_in_process(photo):
-    from imgpipe.client import Client
-    from imgpipe.local.pipeline import LocalPipeline
+def test_a_handler_that_cannot_be_imported_is_runtime_import_module_error(tmp_path):
+    step = Step("missing", memory_mb=128, timeout_s=3, description="no such function")
+    request = {"name": "imgpipe-missing", "arn": "arn", "request_id": "r-2", "event": {}}
+    replies = io.BytesIO()
+    serve(io.BytesIO(json.dumps(request).encode() + b"\n"), replies, tmp_path, step)
+    reply = json.loads(replies.getvalue().splitlines()[-1])
+    assert reply["error_type"] == "Unhandled"
+    assert reply["payload"]["errorType"] == "Runtime.ImportModuleError"
+    assert reply["payload"]["errorMessage"].startswith("Unable to import module 'missing.handler': ")
 
-    children_before = {p.pid for p in psutil.Process().children(recursive=True)}
-    with LocalPipeline(api_port=0, aws_port=0, workers=0) as in_process:
-        assert all(in_process.lambdas.pool(step.name) is None for step in STEPS)
-        client = Client(in_process.api_url)
-        image_id = client.upload("in-process.jpg", photo, "image/jpeg")
-        assert client.wait(image_id)["status"] == "COMPLETE"
-        started = {p.pid for p in psutil.Process().children(recursive=True)} - children_before
-    assert not started  # the whole pipeline ran without a worker process
+
+def test_workers_zero_runs_every_handler_in_process(photo, tmp_path):
+    # A second stack needs a process of its own: moto's backends are process-wide, and this package's
+    # stack is running in this one.
+    script = """
+import sys
+
+import psutil
+
+from imgpipe.client import Client
+from imgpipe.local.pipeline import LocalPipeline
+from imgpipe.topology import STEPS
+
+photo = open(sys.argv[1], "rb").read()
+with LocalPipeline(api_port=0, aws_port=0, workers=0) as in_process:
+    assert all(in_process.lambdas.pool(step.name) is None for step in STEPS)
+    client = Client(in_process.api_url)
+    image_id = client.upload("in-process.jpg", photo, "image/jpeg")
+    assert client.wait(image_id)["status"] == "COMPLETE"
+    children = psutil.Process().children(recursive=True)
+assert not children, children  # the whole pipeline ran without a worker process
+print("in-process ok")
+"""
+    (tmp_path / "photo.jpg").write_bytes(photo)
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "photo.jpg")],
+        capture_output=True, text=True, timeout=120, check=False, cwd=checkout_root(),
+    )  # fmt: skip
+    assert result.returncode == 0 and "in-process ok" in result.stdout, result.stdout + result.stderr
