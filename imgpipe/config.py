@@ -13,10 +13,9 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
-
-from imgpipe import settings_checks
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 PROJECT = "imgpipe"
 UPLOAD_PREFIX = "uploads/"
@@ -56,19 +55,75 @@ class SettingsError(ValueError):
     """A setting is missing or out of range; raised at cold start, never mid-request."""
 
 
+# ---- validation shared by the settings blocks: JSON can hold any type where a number is expected,
+# so every field's type is checked before its range, and each mistake is one line naming the field.
+_RULES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def _shown(value: object) -> str:
+    """A value as the user wrote it in JSON (containers by kind: their content is beside the point)."""
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _accepts(hint: Any, value: object) -> bool:
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is type(None):
+        return value is None
+    origin = get_origin(hint)
+    if origin in (Union, UnionType):
+        return any(_accepts(arg, value) for arg in get_args(hint))
+    if origin is tuple:
+        return isinstance(value, tuple) and all(_accepts(get_args(hint)[0], item) for item in value)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def _rule(hint: Any) -> str:
+    if hint in _RULES:
+        return _RULES[hint]
+    if get_origin(hint) in (Union, UnionType):
+        return " or ".join("null" if arg is type(None) else _rule(arg) for arg in get_args(hint))
+    return "a list" if get_origin(hint) is tuple else "an object"
+
+
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}  # resolved once per class: the annotations are strings
+
+
 def _check_types(block: Any, where: str) -> None:
-    """Each field of the settings dataclass ``block`` holds its declared type; ``where`` prefixes it."""
-    problem = settings_checks.type_problem(block)
-    if problem:
-        raise SettingsError(where + problem)
+    """Every field of the dataclass ``block`` holds its declared type; ``where`` prefixes the field."""
+    types = _FIELD_TYPES.get(type(block)) or _FIELD_TYPES.setdefault(type(block), get_type_hints(type(block)))
+    for f in fields(block):
+        value = getattr(block, f.name)
+        if not _accepts(types[f.name], value):
+            raise SettingsError(f"{where}{f.name} must be {_rule(types[f.name])}, not {_shown(value)}")
 
 
 def _arguments(value: object, where: str, cls: type) -> dict[str, Any]:
-    """``value`` as keyword arguments for ``cls``: a JSON object, no unknown and no missing keys."""
-    arguments = settings_checks.as_arguments(value, where, cls)
-    if isinstance(arguments, str):
-        raise SettingsError(arguments)
-    return arguments
+    """``value`` as keyword arguments for ``cls``: a JSON object with no unknown and no missing keys."""
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"{where} must be a JSON object, not {_shown(value)}")
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(str(key) for key in value if key not in known)
+    if unknown:
+        label = "settings" if where == "settings" else f"{where} settings"
+        raise SettingsError(f"unknown {label}: {unknown} (known: {', '.join(known)})")
+    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+    missing = [name for name in required if name not in value]
+    if missing:
+        raise SettingsError(f"{where} needs {' and '.join(missing)}")
+    return dict(value)
 
 
 @dataclass(frozen=True)
@@ -140,6 +195,25 @@ DEFAULT_RENDITIONS = (
 )
 
 
+# A serialised origin as browsers send it: lower-case scheme and host, a port only when not the default.
+_ORIGIN = re.compile(r"https?://(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:[0-9]{1,5})?")
+
+
+def _check_origins(origins: tuple[str, ...]) -> None:
+    # Exact origins only: API Gateway's CORS preflight compares origins literally (no patterns), and
+    # "*" cannot be mixed with origins there either.
+    if not origins:
+        raise SettingsError('cors_allowed_origins must list at least one origin, or be ["*"]')
+    if "*" in origins and len(origins) > 1:
+        raise SettingsError('cors_allowed_origins: "*" already allows every origin; list it alone')
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise SettingsError(
+                f"cors_allowed_origins: {origin!r} is not an origin like https://app.example.com "
+                "(scheme and host in lower case, an optional port, no path or trailing slash)"
+            )
+
+
 @dataclass(frozen=True)
 class PipelineSettings:
     renditions: tuple[Rendition, ...] = DEFAULT_RENDITIONS
@@ -149,6 +223,9 @@ class PipelineSettings:
     keep_copyright: bool = False
     upload_url_ttl: int = 300
     download_url_ttl: int = 3600
+    # Web pages (origins) allowed to call the API and upload from a browser: ("*",) for any, or exact
+    # origins such as "https://app.example.com".  The API's CORS and both buckets' CORS rules use it.
+    cors_allowed_origins: tuple[str, ...] = ("*",)
 
     def __post_init__(self) -> None:
         _check_types(self, "")
@@ -165,6 +242,7 @@ class PipelineSettings:
             raise SettingsError("download_url_ttl must be 60..43200 seconds")
         if not re.fullmatch(r"#[0-9a-fA-F]{6}", self.background):
             raise SettingsError("background must be #rrggbb")
+        _check_origins(self.cors_allowed_origins)
 
     # ---- (de)serialisation: one JSON document in one environment variable / CDK context key ----
     def to_json(self) -> str:
@@ -177,7 +255,7 @@ class PipelineSettings:
         if "renditions" in data:
             items = data["renditions"]
             if not isinstance(items, (list, tuple)):
-                raise SettingsError(f"renditions must be a list of objects, not {settings_checks.shown(items)}")
+                raise SettingsError(f"renditions must be a list of objects, not {_shown(items)}")
             data["renditions"] = tuple(
                 Rendition(**_arguments(item, f"renditions[{i}]", Rendition)) for i, item in enumerate(items)
             )
@@ -185,6 +263,11 @@ class PipelineSettings:
             data["limits"] = Limits(**_arguments(data["limits"], "limits", Limits))
         if "watermark" in data:
             data["watermark"] = Watermark(**_arguments(data["watermark"], "watermark", Watermark))
+        if isinstance(data.get("cors_allowed_origins"), list):
+            origins = data["cors_allowed_origins"]
+            if not all(isinstance(origin, str) for origin in origins):
+                raise SettingsError("cors_allowed_origins must be a list of strings")
+            data["cors_allowed_origins"] = tuple(origins)
         return cls(**data)
 
     @classmethod
@@ -242,8 +325,15 @@ API_ROUTES = (
     Route("GET", "/upload-url", "getUploadUrl", required_query=("filename", "contentType", "size")),
     Route("GET", "/images/{imageId}", "getImage"),
 )
-# The API's CORS origin: the API function puts it on every response (the preflight is in topology).
-API_CORS_ALLOW_ORIGIN = "*"
+
+
+def cors_allow_origin(allowed_origins: tuple[str, ...], origin: str | None) -> str | None:
+    """The Access-Control-Allow-Origin for a request from ``origin``: ``*`` when any page may call,
+    the origin itself when it is one of the allowed, else none (the browser then refuses the answer).
+    The API function answers with it; the preflight and the buckets' rules are in imgpipe.topology."""
+    if allowed_origins == ("*",):
+        return "*"
+    return origin if origin in allowed_origins else None
 
 
 # An Express execution's hard limit; the API also uses it to tell a stuck record from a slow one.

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from imgpipe.config import PROJECT, UPLOAD_PREFIX
+from imgpipe.config import API_ROUTES, PROJECT, UPLOAD_PREFIX
 
 WORK_EXPIRY_DAYS = 1  # lifecycle rule on the work/ prefix of the output bucket
 
@@ -64,10 +64,51 @@ def definition_substitutions(function_arns: Mapping[str, str], table_name: str) 
 
 
 API_STAGE = "prod"
-# CORS preflight, answered by API Gateway itself (stacks/api.py) and by the local twin alike.
+# ---- CORS: what a web page may do with the API and the buckets ----------------------------------------
+# Which pages (origins) may is one setting, PipelineSettings.cors_allowed_origins; what they may do is
+# here.  The API's preflight is answered by API Gateway itself (stacks/api.py) and by the local twin
+# (imgpipe/local/apigw.py); the bucket rules go to the CDK buckets (stacks/storage.py) and to the
+# local buckets (imgpipe/local/provision.py), where the local S3 answers from them (s3_access.py).
 API_CORS_ALLOW_HEADERS = ("Content-Type", "X-Api-Key")
-API_CORS_ALLOW_METHODS = ("GET", "OPTIONS")
+API_CORS_ALLOW_METHODS = (*sorted({route.method for route in API_ROUTES}), "OPTIONS")
 API_CORS_MAX_AGE_S = 600
+
+
+def api_error_allow_origin(allowed_origins: tuple[str, ...]) -> str | None:
+    """Access-Control-Allow-Origin on the errors API Gateway answers itself (gateway responses: no
+    key, throttled, missing parameter).  A gateway response has a fixed header or one copied from the
+    request: with several allowed origins it copies the request's Origin (None here).  Those errors
+    carry no data, and a page on any allowed origin must be able to read a 429 or a 403."""
+    return allowed_origins[0] if len(allowed_origins) == 1 else None
+
+
+@dataclass(frozen=True)
+class BucketCors:
+    """One CORS rule of a bucket, for the allowed origins."""
+
+    allowed_methods: tuple[str, ...]
+    allowed_headers: tuple[str, ...]  # request headers a page may send (preflight)
+    expose_headers: tuple[str, ...]  # response headers a page may read
+    max_age_s: int = 3000
+
+    def s3_rules(self, allowed_origins: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The rule as S3's PutBucketCors (and CloudFormation's CorsRules) spell it."""
+        rule: dict[str, Any] = {
+            "AllowedMethods": list(self.allowed_methods),
+            "AllowedOrigins": list(allowed_origins),
+            "ExposeHeaders": list(self.expose_headers),
+            "MaxAgeSeconds": self.max_age_s,
+        }
+        if self.allowed_headers:
+            rule["AllowedHeaders"] = list(self.allowed_headers)
+        return [rule]
+
+
+# A browser PUTs the file to the presigned URL with the headers the API returns (the URL signs both;
+# Content-Length is the browser's own), and may read the ETag.
+INPUT_BUCKET_CORS = BucketCors(("PUT",), ("Content-Type", "If-None-Match"), ("ETag",))
+# Presigned rendition URLs (delivery "presigned") are fetched with GET; nothing to send but the URL.
+OUTPUT_BUCKET_CORS = BucketCors(("GET", "HEAD"), (), ("ETag", "Content-Length", "Content-Type"))
 STATE_MACHINE_LOG_GROUP_OUTPUT = "StateMachineLogGroup"  # the stack output `imgpipe history --stack` reads
 
 

@@ -123,6 +123,14 @@ class Api(Construct):
             },
         )
 
+        # The origin is fixed, or copied from the request with several allowed (topology.api_error_allow_origin).
+        origins = options.settings.cors_allowed_origins
+        error_origin = topology.api_error_allow_origin(origins)
+        error_cors = (
+            {"Access-Control-Allow-Origin": f"'{error_origin}'"}
+            if error_origin
+            else {"Access-Control-Allow-Origin": "method.request.header.Origin", "Vary": "'Origin'"}
+        )
         for response_type, template in (
             (apigw.ResponseType.BAD_REQUEST_PARAMETERS, VALIDATION_ERROR_TEMPLATE),
             (apigw.ResponseType.DEFAULT_4_XX, GATEWAY_ERROR_TEMPLATE),
@@ -131,7 +139,7 @@ class Api(Construct):
             self.rest_api.add_gateway_response(
                 f"{response_type.response_type}Response",
                 type=response_type,
-                response_headers={"Access-Control-Allow-Origin": f"'{config.API_CORS_ALLOW_ORIGIN}'"},
+                response_headers=error_cors,
                 templates={"application/json": template},
             )
 
@@ -155,7 +163,7 @@ class Api(Construct):
             for part in route.resource.strip("/").split("/"):
                 resource = resource.get_resource(part) or resource.add_resource(part)
             resource.add_cors_preflight(
-                allow_origins=[config.API_CORS_ALLOW_ORIGIN],
+                allow_origins=list(origins),
                 allow_methods=list(topology.API_CORS_ALLOW_METHODS),
                 allow_headers=list(topology.API_CORS_ALLOW_HEADERS),
                 max_age=Duration.seconds(topology.API_CORS_MAX_AGE_S),

@@ -8,12 +8,24 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from imgpipe.config import WORK_PREFIX
-from imgpipe.topology import WORK_EXPIRY_DAYS
+from imgpipe.topology import INPUT_BUCKET_CORS, OUTPUT_BUCKET_CORS, WORK_EXPIRY_DAYS, BucketCors
 
 from .context import DeployOptions
 
 MULTIPART_ABORT_DAYS = 1  # a presigned PUT is short-lived; an upload left half-done is garbage
-CORS_MAX_AGE_S = 3000
+
+
+def _cors(rule: BucketCors, options: DeployOptions) -> list[s3.CorsRule]:
+    """The bucket's CORS rule from imgpipe.topology, for the allowed origins (the local buckets get the same)."""
+    return [
+        s3.CorsRule(
+            allowed_methods=[s3.HttpMethods(method) for method in rule.allowed_methods],
+            allowed_origins=list(options.settings.cors_allowed_origins),
+            allowed_headers=list(rule.allowed_headers) or None,
+            exposed_headers=list(rule.expose_headers),
+            max_age=rule.max_age_s,
+        )
+    ]
 
 
 def _private_bucket(
@@ -64,15 +76,7 @@ class Storage(Construct):
             options,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="input/",
-            cors=[
-                s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.PUT],
-                    allowed_origins=["*"],
-                    allowed_headers=["Content-Type", "If-None-Match"],  # the headers the upload URL signs
-                    exposed_headers=["ETag"],
-                    max_age=CORS_MAX_AGE_S,
-                )
-            ],
+            cors=_cors(INPUT_BUCKET_CORS, options),
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads",
@@ -96,14 +100,7 @@ class Storage(Construct):
             options,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="output/",
-            cors=[
-                s3.CorsRule(
-                    allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD],
-                    allowed_origins=["*"],
-                    exposed_headers=["ETag", "Content-Length", "Content-Type"],
-                    max_age=CORS_MAX_AGE_S,
-                )
-            ],
+            cors=_cors(OUTPUT_BUCKET_CORS, options),
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="abort-incomplete-uploads",

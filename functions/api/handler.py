@@ -1,11 +1,13 @@
 import json
+import os
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imgpipe.config import API_CORS_ALLOW_ORIGIN, API_ROUTES
+from imgpipe.config import API_ROUTES, ENV_SETTINGS, PipelineSettings, cors_allow_origin
 from imgpipe.observability import logger, metrics, tracer
 from imgpipe.runtime import default_runtime
 
@@ -15,7 +17,7 @@ from .logic import Api, BadRequest, image_status, issue_upload_url
 # parameters, so the handler dispatches on that resource.  Powertools' APIGatewayRestResolver would
 # match the path a second time, and importing it costs ~33 ms of this function's ~190 ms cold start
 # (docs/decisions.md, "API handler dispatches on API Gateway's resource").
-JSON_HEADERS = {"Content-Type": "application/json", "Access-Control-Allow-Origin": API_CORS_ALLOW_ORIGIN}
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 Query = dict[str, str]
 Operation = Callable[[Query, dict[str, str]], tuple[int, dict[str, Any]]]
@@ -69,9 +71,30 @@ def respond(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 400, error_body(exc.code, exc.message)
 
 
+@lru_cache(maxsize=1)
+def _allowed_origins(settings_json: str | None) -> tuple[str, ...]:
+    # From the settings alone (not the whole runtime): even an answer that needs no AWS resource, such
+    # as a 404 for an unknown route, carries the right CORS origin.
+    return PipelineSettings.from_json(settings_json).cors_allowed_origins if settings_json else ("*",)
+
+
+def response_headers(event: dict[str, Any]) -> dict[str, str]:
+    """JSON, with the CORS origin for the caller's page (settings.cors_allowed_origins): a page on an
+    origin not allowed gets no Access-Control-Allow-Origin, so its browser refuses the answer."""
+    allowed = _allowed_origins(os.environ.get(ENV_SETTINGS))
+    origin = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "origin"), None)
+    headers = dict(JSON_HEADERS)
+    if allow := cors_allow_origin(allowed, origin):
+        headers["Access-Control-Allow-Origin"] = allow
+    if allowed != ("*",):
+        headers["Vary"] = "Origin"  # the answer differs by origin: caches must not share it
+    return headers
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     status, body = respond(event)
-    return {"statusCode": status, "headers": JSON_HEADERS, "body": json.dumps(body, separators=(",", ":"))}
+    text = json.dumps(body, separators=(",", ":"))
+    return {"statusCode": status, "headers": response_headers(event), "body": text}

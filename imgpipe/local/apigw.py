@@ -16,9 +16,9 @@ from urllib.parse import parse_qs
 
 from werkzeug.wrappers import Request, Response
 
-from imgpipe.config import API_CORS_ALLOW_ORIGIN, API_ROUTES, Route
+from imgpipe.config import API_ROUTES, Route
 from imgpipe.local.lambdas import LambdaService
-from imgpipe.topology import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S
+from imgpipe.topology import API_CORS_ALLOW_HEADERS, API_CORS_ALLOW_METHODS, API_CORS_MAX_AGE_S, api_error_allow_origin
 
 STAGE = "local"
 
@@ -39,7 +39,12 @@ def match_route(method: str, path: str) -> tuple[Route, dict[str, str] | None] |
     return None
 
 
-def proxy_event(request: Request, route: Route, path_parameters: dict[str, str] | None) -> dict[str, Any]:
+def proxy_event(
+    request: Request,
+    route: Route,
+    path_parameters: dict[str, str] | None,
+    claims: dict[str, str] | None = None,
+) -> dict[str, Any]:
     resource = route.resource
     query = parse_qs(request.query_string.decode(), keep_blank_values=True)
     body = request.get_data()
@@ -62,28 +67,43 @@ def proxy_event(request: Request, route: Route, path_parameters: dict[str, str] 
             "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(time.time() * 1000),
             "identity": {"sourceIp": request.remote_addr or "127.0.0.1", "userAgent": request.user_agent.string},
+            **({"authorizer": {"claims": claims}} if claims is not None else {}),
         },
         "body": (body.decode() if is_text else base64.b64encode(body).decode()) if body else None,
         "isBase64Encoded": bool(body) and not is_text,
     }
 
 
-def _gateway_error(status: int, message: str) -> Response:
-    return Response(json.dumps({"message": message}), status=status, content_type="application/json")
+def gateway_cors(allowed_origins: tuple[str, ...], request: Request) -> dict[str, str]:
+    """The CORS headers of API Gateway's own answers (gateway responses, stacks/api.py)."""
+    fixed = api_error_allow_origin(allowed_origins)
+    if fixed is not None:
+        return {"Access-Control-Allow-Origin": fixed}
+    origin = request.headers.get("Origin")
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {"Vary": "Origin"}
 
 
-def _preflight() -> Response:
-    """API Gateway's mock integration for OPTIONS (stacks/api.py, add_cors_preflight)."""
+def _gateway_error(status: int, message: str, cors: dict[str, str]) -> Response:
+    return Response(json.dumps({"message": message}), status=status, content_type="application/json", headers=cors)
+
+
+def preflight(allowed_origins: tuple[str, ...], origin: str | None = None) -> Response:
+    """API Gateway's mock integration for OPTIONS, as CDK's add_cors_preflight builds it (stacks/api.py):
+    the first allowed origin, replaced by the request's Origin when that is one of the others."""
     headers = {
-        "Access-Control-Allow-Origin": API_CORS_ALLOW_ORIGIN,
-        "Access-Control-Allow-Methods": ",".join(API_CORS_ALLOW_METHODS),
         "Access-Control-Allow-Headers": ",".join(API_CORS_ALLOW_HEADERS),
+        "Access-Control-Allow-Origin": allowed_origins[0],
+        "Access-Control-Allow-Methods": ",".join(API_CORS_ALLOW_METHODS),
         "Access-Control-Max-Age": str(API_CORS_MAX_AGE_S),
     }
+    if allowed_origins[0] != "*":
+        headers["Vary"] = "Origin"
+    if origin in allowed_origins[1:]:
+        headers["Access-Control-Allow-Origin"] = origin
     return Response(status=204, headers=headers)
 
 
-def _missing_parameters(route: Route, request: Request) -> Response | None:
+def _missing_parameters(route: Route, request: Request, cors: dict[str, str]) -> Response | None:
     """API Gateway's request validator: required query parameters must be present."""
     missing = [name for name in route.required_query if name not in request.args]
     if not missing:
@@ -95,25 +115,42 @@ def _missing_parameters(route: Route, request: Request) -> Response | None:
         json.dumps(body),
         status=400,
         content_type="application/json",
-        headers={"Access-Control-Allow-Origin": API_CORS_ALLOW_ORIGIN},
+        headers=cors,
     )
 
 
-def api_gateway_app(lambdas: LambdaService, function_name: str, api_key: str | None = None) -> Callable[..., Any]:
+# API Gateway's Cognito user pool authorizer: the Authorization header in, the token's claims out
+# (None: no valid token, 401).  imgpipe.local.cognito.TokenVerifier.claims is the local one.
+Authorizer = Callable[[str | None], dict[str, str] | None]
+
+
+def api_gateway_app(
+    lambdas: LambdaService,
+    function_name: str,
+    api_key: str | None = None,
+    authorizer: Authorizer | None = None,
+    cors_allowed_origins: tuple[str, ...] = ("*",),
+) -> Callable[..., Any]:
     @Request.application
     def app(request: Request) -> Response:
+        cors = gateway_cors(cors_allowed_origins, request)
         match = match_route(request.method, request.path)
         if match is None:
-            return _gateway_error(403, "Missing Authentication Token")
+            return _gateway_error(403, "Missing Authentication Token", cors)
         if request.method == "OPTIONS":
-            return _preflight()
+            return preflight(cors_allowed_origins, request.headers.get("Origin"))
         if api_key is not None and request.headers.get("x-api-key") != api_key:
-            return _gateway_error(403, "Forbidden")
-        if invalid := _missing_parameters(match[0], request):
+            return _gateway_error(403, "Forbidden", cors)
+        claims = None
+        if authorizer is not None:
+            claims = authorizer(request.headers.get("Authorization"))
+            if claims is None:
+                return _gateway_error(401, "Unauthorized", cors)
+        if invalid := _missing_parameters(match[0], request, cors):
             return invalid
-        result = lambdas.invoke(function_name, proxy_event(request, *match))
+        result = lambdas.invoke(function_name, proxy_event(request, *match, claims))
         if result.error_type:
-            return _gateway_error(502, "Internal server error")
+            return _gateway_error(502, "Internal server error", cors)
         payload = result.payload
         body = payload.get("body") or ""
         data = base64.b64decode(body) if payload.get("isBase64Encoded") else body.encode()

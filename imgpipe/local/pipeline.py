@@ -128,7 +128,10 @@ class LocalPipeline:
         self.session = boto3.Session(region_name=self.names.region)
         self.executions = ExecutionLog(self.session.client("stepfunctions"))
         self.target = EventBridgeTarget(
-            self.session, provision(self.session, self.names), self.names.state_machine_arn, self.executions.watch
+            self.session,
+            provision(self.session, self.names, self.settings.cors_allowed_origins),
+            self.names.state_machine_arn,
+            self.executions.watch,
         )
         self.target.start()
         # What S3 lifecycle rules and DynamoDB TTL delete on AWS, deleted here too (memory stays bounded).
@@ -142,7 +145,13 @@ class LocalPipeline:
         if self.settings.auth == "jwt":  # API Gateway's Cognito user pool authorizer, locally
             self.user_pool = provision_user_pool(self.session, self.names)
             authorizer = TokenVerifier(self.user_pool, self.user_pool.jwks_url(self.aws_endpoint)).claims
-        api = api_gateway_app(self.lambdas, self.names.function_name(topology.API), self.api_key, authorizer)
+        api = api_gateway_app(
+            self.lambdas,
+            self.names.function_name(topology.API),
+            self.api_key,
+            authorizer,
+            cors_allowed_origins=self.settings.cors_allowed_origins,
+        )
         if self.settings.delivery == "cdn":  # what CloudFront serves on AWS, on the API port here
             api = with_renditions(api, self.client("s3"), self.names.output_bucket)
         api = log_requests(api)

@@ -49,8 +49,9 @@ def load_definition(names: LocalNames) -> str:
     return text
 
 
-def provision(session: Any, names: LocalNames) -> str:
-    """Create buckets, table, queues, rule and state machine; returns the rule's queue URL."""
+def provision(session: Any, names: LocalNames, cors_allowed_origins: tuple[str, ...] = ("*",)) -> str:
+    """Create buckets, table, queues, rule and state machine; returns the rule's queue URL.
+    ``cors_allowed_origins``: the pages allowed to upload and fetch (PipelineSettings)."""
     s3 = session.client("s3")
     for bucket in (names.input_bucket, names.output_bucket):
         s3.create_bucket(Bucket=bucket)
@@ -60,28 +61,12 @@ def provision(session: Any, names: LocalNames) -> str:
                 ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"), True
             ),
         )
-    # Browsers PUT to presigned URLs and GET renditions directly, as they would on AWS.
-    s3.put_bucket_cors(
-        Bucket=names.input_bucket,
-        CORSConfiguration={
-            "CORSRules": [
-                {"AllowedMethods": ["PUT"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}
-            ]
-        },
-    )
-    s3.put_bucket_cors(
-        Bucket=names.output_bucket,
-        CORSConfiguration={
-            "CORSRules": [
-                {
-                    "AllowedMethods": ["GET", "HEAD"],
-                    "AllowedOrigins": ["*"],
-                    "AllowedHeaders": ["*"],
-                    "MaxAgeSeconds": 3000,
-                }
-            ]
-        },
-    )
+    # Browsers PUT to presigned URLs and GET renditions directly, under the rules the CDK buckets have.
+    for bucket, cors in (
+        (names.input_bucket, topology.INPUT_BUCKET_CORS),
+        (names.output_bucket, topology.OUTPUT_BUCKET_CORS),
+    ):
+        s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": cors.s3_rules(cors_allowed_origins)})
     s3.put_bucket_notification_configuration(
         Bucket=names.input_bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
     )

@@ -62,6 +62,13 @@ class Refusal:
     details: dict[str, str] = field(default_factory=dict)
 
 
+_SIGV2 = Refusal(
+    400,
+    "InvalidRequest",
+    "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+)
+
+
 def _access_denied(message: str = "Access Denied", **details: str) -> Refusal:
     return Refusal(403, "AccessDenied", message, details)
 
@@ -259,11 +266,7 @@ def check_authorization_header(
     headers present, request date within S3's 15 minutes, every x-amz-* header signed.  The
     signature itself is not recomputed: locally every access key is valid, with any secret."""
     if authorization.startswith("AWS "):
-        return Refusal(
-            400,
-            "InvalidRequest",
-            "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
-        )
+        return _SIGV2
     if not authorization.startswith("AWS4-HMAC-SHA256 "):
         return Refusal(400, "InvalidArgument", "Unsupported Authorization Type", {"ArgumentName": "Authorization"})
     parsed = _AUTHORIZATION.fullmatch(authorization.strip())
@@ -321,6 +324,8 @@ def authenticate(environ: dict[str, Any], secret_key: str, now: datetime.datetim
         return check_presigned(environ, secret_key, now)
     if authorization:
         return check_authorization_header(environ, authorization, now)
+    if "Signature" in params and "AWSAccessKeyId" in params:
+        return _SIGV2  # a SigV2 presigned URL (botocore's default for S3 without signature_version="s3v4")
     return _access_denied()  # anonymous: the pipeline's buckets are private
 
 

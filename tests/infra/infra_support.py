@@ -25,6 +25,8 @@ SETTINGS = {
     ],
     "watermark": {"text": "(c) test", "logo_key": "branding/logo.png"},
     "upload_url_ttl": 600,
+    # Several origins: the API's preflight then chooses among them, and its errors copy the Origin.
+    "cors_allowed_origins": ["https://app.example.test", "http://localhost:8080"],
 }
 LOG_RETENTION_DAYS = 14
 CONTEXT = {

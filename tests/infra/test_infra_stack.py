@@ -343,13 +343,40 @@ def test_bucket_lifecycles_abort_multipart_uploads_and_expire_work_objects(synth
     } in output_rules
 
 
-def test_bucket_cors_allows_browser_put_to_input_and_get_from_output(synth: Synth) -> None:
+def test_bucket_cors_rules_are_the_ones_the_local_buckets_get(synth: Synth) -> None:
+    """The synthesized buckets' CORS rules, read back from buckets the local provisioner made with the
+    same settings (moto in-process): one set of rules, so a page allowed locally is allowed on AWS."""
+    import boto3
+    from moto import mock_aws
+
+    from imgpipe.local.provision import LocalNames, provision
+
+    origins = PipelineSettings.from_mapping(SETTINGS).cors_allowed_origins
+    names = LocalNames()
+    with mock_aws():
+        session = boto3.Session(region_name=names.region)
+        provision(session, names, origins)
+        local = {
+            bucket: session.client("s3").get_bucket_cors(Bucket=bucket)["CORSRules"]
+            for bucket in (names.input_bucket, names.output_bucket)
+        }
+    cfn_to_s3 = {"ExposedHeaders": "ExposeHeaders", "MaxAge": "MaxAgeSeconds", "Id": "ID"}
+    storage = synth.stack.storage
+    for bucket, local_bucket in (
+        (storage.input_bucket, names.input_bucket),
+        (storage.output_bucket, names.output_bucket),
+    ):
+        deployed = synth.resource(synth.logical_id(bucket))["Properties"]["CorsConfiguration"]["CorsRules"]
+        assert [{cfn_to_s3.get(k, k): v for k, v in rule.items()} for rule in deployed] == local[local_bucket]
+        assert deployed[0]["AllowedOrigins"] == list(origins)
+
+
+def test_a_browser_may_send_every_header_the_upload_url_asks_for(synth: Synth) -> None:
     storage = synth.stack.storage
     (input_rule,) = synth.resource(synth.logical_id(storage.input_bucket))["Properties"]["CorsConfiguration"][
         "CorsRules"
     ]
     assert input_rule["AllowedMethods"] == ["PUT"]
-    # A browser must be allowed to send every header the upload URL signs and the API returns.
     from functions.api.logic import Api, issue_upload_url
     from tests.fakes import FakeImages
 
@@ -358,9 +385,12 @@ def test_bucket_cors_allows_browser_put_to_input_and_get_from_output(synth: Synt
             return "https://example.test/put"
 
     upload = issue_upload_url(
-        Api(PipelineSettings(), "in", "out", FakeImages(), Presigner()), "a.jpg", "image/jpeg", "10"
+        Api(PipelineSettings(), "in", "out", FakeImages(), Presigner()),
+        "a.jpg",
+        "image/jpeg",
+        "10",
     )
-    assert set(upload["headers"]) <= set(input_rule["AllowedHeaders"])
+    assert {name.lower() for name in upload["headers"]} <= {name.lower() for name in input_rule["AllowedHeaders"]}
     (output_rule,) = synth.resource(synth.logical_id(storage.output_bucket))["Properties"]["CorsConfiguration"][
         "CorsRules"
     ]
@@ -424,26 +454,35 @@ def test_api_methods_require_an_api_key_and_proxy_to_the_api_function(synth: Syn
 
 
 def test_cors_preflight_answers_what_the_local_twin_answers(synth: Synth) -> None:
-    """imgpipe.local.apigw answers OPTIONS itself; it must answer what API Gateway's mock does."""
-    from imgpipe.local.apigw import _preflight
+    """imgpipe.local.apigw answers OPTIONS itself; it must answer what API Gateway's mock does, for a
+    page on each allowed origin and for one on another."""
+    from imgpipe.local.apigw import preflight as local_preflight
 
-    local = _preflight()
-    local_headers = {name: value for name, value in local.headers.items() if name.startswith("Access-Control-")}
-    assert len(local_headers) == 4
+    origins = PipelineSettings.from_mapping(SETTINGS).cors_allowed_origins
+    assert len(origins) > 1  # the interesting case: the mock chooses the origin per request
     preflights = [
         m["Properties"]
         for m in synth.resources("AWS::ApiGateway::Method").values()
         if m["Properties"]["HttpMethod"] == "OPTIONS"
     ]
-    assert len(preflights) == len(config.API_ROUTES)
+    assert len(preflights) == len({route.resource for route in config.API_ROUTES})
     for preflight in preflights:
         (response,) = preflight["Integration"]["IntegrationResponses"]
-        assert int(response["StatusCode"]) == local.status_code
         deployed = {
             key.removeprefix("method.response.header."): value.strip("'")
             for key, value in response["ResponseParameters"].items()
         }
-        assert deployed == local_headers
+        # The mock's template replaces the origin by the request's when it is one of these.
+        template = response.get("ResponseTemplates", {}).get("application/json", "")
+        echoed = re.findall(r'\$origin == "([^"]+)"', template)
+        for origin in (*origins, "https://elsewhere.test", None):
+            expected = dict(deployed)
+            if origin in echoed:
+                expected["Access-Control-Allow-Origin"] = origin
+            local = local_preflight(origins, origin)
+            assert int(response["StatusCode"]) == local.status_code
+            answered = {k: v for k, v in local.headers.items() if k.startswith("Access-Control-") or k == "Vary"}
+            assert answered == expected, origin
 
 
 def test_upload_url_query_parameters_are_required_and_validated(synth: Synth) -> None:
@@ -495,8 +534,12 @@ def test_gateway_errors_carry_cors_headers_and_the_documented_bodies(synth: Synt
         for r in synth.resources("AWS::ApiGateway::GatewayResponse").values()
     }
     assert set(responses) == {"BAD_REQUEST_PARAMETERS", "DEFAULT_4XX", "DEFAULT_5XX"}
+    # Several allowed origins: each gateway response copies the request's Origin (as the local twin does).
     for props in responses.values():
-        assert props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
+        assert props["ResponseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == (
+            "method.request.header.Origin"
+        )
+        assert props["ResponseParameters"]["gatewayresponse.header.Vary"] == "'Origin'"
     # Failed validation: the API's Error schema; the rest (403 for a missing key): {"message": ...}.
     validation = json.loads(responses["BAD_REQUEST_PARAMETERS"]["ResponseTemplates"]["application/json"])
     assert validation == {"error": {"code": "INVALID_REQUEST", "message": "$context.error.validationErrorString"}}
