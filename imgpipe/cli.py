@@ -150,10 +150,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     from imgpipe.history import format_summary, image_history, local_history, summarise
 
     if args.stack:
-        from imgpipe import cloudwatch_history
+        from imgpipe import cloudwatch_history, topology
 
         try:
-            loaded = cloudwatch_history.load(args.stack, args.image_id)
+            output_key = topology.STATE_MACHINE_LOG_GROUP_OUTPUT
+            loaded = cloudwatch_history.load(args.stack, args.image_id, output_key=output_key)
         except cloudwatch_history.HistoryError as exc:
             print(f"cannot read history of stack {args.stack}: {exc}", file=sys.stderr)
             return 2

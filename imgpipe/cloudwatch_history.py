@@ -27,7 +27,6 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from imgpipe import topology
 from imgpipe.history import image_id_of
 
 # The stack output naming the state machine's log group (stacks/pipeline_stack.py publishes it).
@@ -140,19 +139,18 @@ def execution_input(events: list[Event]) -> str | None:
 
 
 # ---- reading the log group ----------------------------------------------------------------------
-def find_log_group(stack_name: str, cfn_client: Any) -> str:
-    """The state machine's log group, from the stack's ``StateMachineLogGroup`` output."""
+def find_log_group(stack_name: str, cfn_client: Any, output_key: str) -> str:
+    """The state machine's log group, from the stack's output ``output_key`` (the CLI passes
+    ``topology.STATE_MACHINE_LOG_GROUP_OUTPUT``: this module also ships to Lambda, topology does not)."""
     try:
         stacks = cfn_client.describe_stacks(StackName=stack_name)["Stacks"]
     except Exception as exc:  # botocore ClientError: "Stack with id X does not exist"
         raise HistoryError(f"cannot describe stack {stack_name}: {exc}") from exc
     for output in stacks[0].get("Outputs", []) if stacks else []:
-        if output.get("OutputKey") == topology.STATE_MACHINE_LOG_GROUP_OUTPUT:
+        if output.get("OutputKey") == output_key:
             log_group: str = output["OutputValue"]
             return log_group
-    raise HistoryError(
-        f"stack {stack_name} has no {topology.STATE_MACHINE_LOG_GROUP_OUTPUT} output (is it an imgpipe stack?)"
-    )
+    raise HistoryError(f"stack {stack_name} has no {output_key} output (is it an imgpipe stack?)")
 
 
 def _filter_log_events(logs_client: Any, log_group: str, pattern: str | None, **window: Any) -> Iterator[Event]:
@@ -187,11 +185,28 @@ def fetch_history(
     mentions = executions_from_logs(_filter_log_events(logs_client, log_group, f'"{image_id}"', **window))
     # The filter matched the id anywhere in an event; keep the executions that processed that image.
     matching = [arn for arn, events in mentions.items() if image_id_of(execution_input(events)) == image_id]
-    result = {}
-    for arn in matching:
-        events = executions_from_logs(_filter_log_events(logs_client, log_group, f'"{arn}"', **window))
-        result[arn] = events.get(arn, mentions[arn])
-    return result
+    return {
+        arn: fetch_execution(logs_client, log_group, arn, start_time=start_time, end_time=end_time) or mentions[arn]
+        for arn in matching
+    }
+
+
+def fetch_execution(
+    logs_client: Any,
+    log_group: str,
+    execution_arn: str,
+    *,
+    start_time: int | None = None,
+    end_time: int | None = None,
+) -> list[Event]:
+    """One execution's events, ordered (empty if none is logged yet): every record names its
+    execution, so one server-side filter on the ARN finds them.  ``start_time``/``end_time`` (epoch
+    ms) bound the scan; without them it reads the whole log group."""
+    if '"' in execution_arn:
+        raise ValueError(f"invalid execution ARN {execution_arn!r}")
+    window = {"startTime": start_time, "endTime": end_time}
+    logged = _filter_log_events(logs_client, log_group, f'"{execution_arn}"', **window)
+    return executions_from_logs(logged).get(execution_arn, [])
 
 
 def _started(events: list[Event]) -> datetime:
@@ -203,14 +218,16 @@ def load(
     image_id: str | None = None,
     session: Any = None,
     *,
+    output_key: str,
     start_time: int | None = None,
 ) -> list[tuple[str, list[Event]]]:
     """The executions of the deployed stack ``stack_name`` (optionally only those of ``image_id``),
-    oldest first, each as ``(execution_arn, GetExecutionHistory-shaped events)``."""
+    oldest first, each as ``(execution_arn, GetExecutionHistory-shaped events)``; ``output_key`` is
+    the stack output naming the log group (see ``find_log_group``)."""
     if session is None:
         import boto3
 
         session = boto3.session.Session()
-    log_group = find_log_group(stack_name, session.client("cloudformation"))
+    log_group = find_log_group(stack_name, session.client("cloudformation"), output_key)
     executions = fetch_history(session.client("logs"), log_group, image_id, start_time=start_time)
     return sorted(executions.items(), key=lambda item: (_started(item[1]), item[0]))

@@ -28,6 +28,9 @@ ENV_INPUT_BUCKET = "IMGPIPE_INPUT_BUCKET"
 ENV_OUTPUT_BUCKET = "IMGPIPE_OUTPUT_BUCKET"
 ENV_TABLE = "IMGPIPE_TABLE"
 ENV_SETTINGS = "IMGPIPE_SETTINGS"
+# The workflow's log group, where the API function reads an Express execution's history on AWS;
+# unset locally, where the emulator keeps each execution's history itself.
+ENV_HISTORY_LOG_GROUP = "IMGPIPE_HISTORY_LOG_GROUP"
 
 RENDITION_FORMATS = ("jpeg", "webp", "avif", "png", "auto")
 ANCHORS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from imgpipe import cloudwatch_history as history
 from imgpipe import topology
+from imgpipe.adapters import CloudWatchHistory, execution_history
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -26,6 +27,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/WorkflowStateMachineRole-abc"
 # An hour ago, in ms: CloudWatch Logs (and moto) refuse events older than 14 days.
 T0 = (int(time.time()) - 3600) * 1000
 
+OUTPUT = topology.STATE_MACHINE_LOG_GROUP_OUTPUT
 IMAGE_A = "a" * 32
 IMAGE_B = "b" * 32
 
@@ -294,12 +296,12 @@ def test_grouping_orders_by_id_drops_duplicates_and_ignores_other_lines() -> Non
 
 # ---- reading moto's CloudWatch Logs --------------------------------------------------------------
 def test_find_log_group_reads_the_stack_output(aws: Any) -> None:
-    assert history.find_log_group(STACK, aws.client("cloudformation")) == LOG_GROUP
+    assert history.find_log_group(STACK, aws.client("cloudformation"), OUTPUT) == LOG_GROUP
 
 
 def test_find_log_group_explains_a_missing_stack(aws: Any) -> None:
     with pytest.raises(history.HistoryError, match="NoSuchStack"):
-        history.find_log_group("NoSuchStack", aws.client("cloudformation"))
+        history.find_log_group("NoSuchStack", aws.client("cloudformation"), OUTPUT)
 
 
 def test_fetch_history_without_image_id_returns_every_execution(aws: Any) -> None:
@@ -328,8 +330,36 @@ def test_fetch_history_rejects_an_id_that_would_break_the_filter_pattern(aws: An
         history.fetch_history(aws.client("logs"), LOG_GROUP, 'x" OR "')
 
 
+def test_fetch_execution_reads_one_execution_by_its_arn_within_the_window(aws: Any) -> None:
+    logs = aws.client("logs")
+    calls: list[dict[str, Any]] = []
+    logs.meta.events.register("provide-client-params.logs.FilterLogEvents", lambda params, **_: calls.append(params))
+    start, end = T0 + 59_000, T0 + 61_000
+
+    events = history.fetch_execution(logs, LOG_GROUP, ARN_A2, start_time=start, end_time=end)
+
+    assert events == history.executions_from_logs(RECORDS[ARN_A2])[ARN_A2]
+    assert [(c["filterPattern"], c["startTime"], c["endTime"]) for c in calls] == [(f'"{ARN_A2}"', start, end)]
+
+
+def test_fetch_execution_is_empty_when_nothing_is_logged_in_the_window(aws: Any) -> None:
+    assert history.fetch_execution(aws.client("logs"), LOG_GROUP, ARN_A2, start_time=T0, end_time=T0 + 30_000) == []
+
+
+def test_the_api_reads_an_execution_from_the_log_group_around_its_record_times(aws: Any) -> None:
+    """What the API function does for GET /images/{imageId}/execution on AWS: the record's startedAt
+    (to the second, written after the execution started) and its end bracket the search."""
+    reader = execution_history(LOG_GROUP)
+    assert isinstance(reader, CloudWatchHistory)
+    started = ts(T0 + 60_000).replace(microsecond=0) + timedelta(seconds=1)  # later than ExecutionStarted
+
+    assert reader.events(ARN_A2, started, started) == history.executions_from_logs(RECORDS[ARN_A2])[ARN_A2]
+    assert reader.events(ARN_A2, started, None) == history.executions_from_logs(RECORDS[ARN_A2])[ARN_A2]
+    assert reader.events(ARN_A2, ts(T0 + 3_600_000), None) == []  # outside the window: not scanned
+
+
 def test_load_returns_the_executions_of_an_image_oldest_first(aws: Any) -> None:
-    loaded = history.load(STACK, IMAGE_A, session=aws)
+    loaded = history.load(STACK, IMAGE_A, session=aws, output_key=OUTPUT)
     assert [arn for arn, _ in loaded] == [ARN_A1, ARN_A2]
     assert loaded[0][1][-1]["type"] == "ExecutionFailed"
     assert loaded[1][1][-1]["type"] == "ExecutionSucceeded"
@@ -337,4 +367,4 @@ def test_load_returns_the_executions_of_an_image_oldest_first(aws: Any) -> None:
 
 
 def test_load_without_image_id_returns_all_executions_oldest_first(aws: Any) -> None:
-    assert [arn for arn, _ in history.load(STACK, session=aws)] == [ARN_A1, ARN_B, ARN_A2]
+    assert [arn for arn, _ in history.load(STACK, session=aws, output_key=OUTPUT)] == [ARN_A1, ARN_B, ARN_A2]
