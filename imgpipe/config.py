@@ -13,9 +13,10 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, field, fields
-from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from imgpipe import settings_checks
 
 PROJECT = "imgpipe"
 UPLOAD_PREFIX = "uploads/"
@@ -58,75 +59,19 @@ class SettingsError(ValueError):
     """A setting is missing or out of range; raised at cold start, never mid-request."""
 
 
-# ---- validation shared by the settings blocks: JSON can hold any type where a number is expected,
-# so every field's type is checked before its range, and each mistake is one line naming the field.
-_RULES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
-
-
-def _shown(value: object) -> str:
-    """A value as the user wrote it in JSON (containers by kind: their content is beside the point)."""
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    try:
-        text = json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _accepts(hint: Any, value: object) -> bool:
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is type(None):
-        return value is None
-    origin = get_origin(hint)
-    if origin in (Union, UnionType):
-        return any(_accepts(arg, value) for arg in get_args(hint))
-    if origin is tuple:
-        return isinstance(value, tuple) and all(_accepts(get_args(hint)[0], item) for item in value)
-    return isinstance(value, hint) if isinstance(hint, type) else True
-
-
-def _rule(hint: Any) -> str:
-    if hint in _RULES:
-        return _RULES[hint]
-    if get_origin(hint) in (Union, UnionType):
-        return " or ".join("null" if arg is type(None) else _rule(arg) for arg in get_args(hint))
-    return "a list" if get_origin(hint) is tuple else "an object"
-
-
-_FIELD_TYPES: dict[type, dict[str, Any]] = {}  # resolved once per class: the annotations are strings
-
-
 def _check_types(block: Any, where: str) -> None:
-    """Every field of the dataclass ``block`` holds its declared type; ``where`` prefixes the field."""
-    types = _FIELD_TYPES.get(type(block)) or _FIELD_TYPES.setdefault(type(block), get_type_hints(type(block)))
-    for f in fields(block):
-        value = getattr(block, f.name)
-        if not _accepts(types[f.name], value):
-            raise SettingsError(f"{where}{f.name} must be {_rule(types[f.name])}, not {_shown(value)}")
+    """Each field of the settings dataclass ``block`` holds its declared type; ``where`` prefixes it."""
+    problem = settings_checks.type_problem(block)
+    if problem:
+        raise SettingsError(where + problem)
 
 
 def _arguments(value: object, where: str, cls: type) -> dict[str, Any]:
-    """``value`` as keyword arguments for ``cls``: a JSON object with no unknown and no missing keys."""
-    if not isinstance(value, Mapping):
-        raise SettingsError(f"{where} must be a JSON object, not {_shown(value)}")
-    known = [f.name for f in fields(cls)]
-    unknown = sorted(str(key) for key in value if key not in known)
-    if unknown:
-        label = "settings" if where == "settings" else f"{where} settings"
-        raise SettingsError(f"unknown {label}: {unknown} (known: {', '.join(known)})")
-    required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
-    missing = [name for name in required if name not in value]
-    if missing:
-        raise SettingsError(f"{where} needs {' and '.join(missing)}")
-    return dict(value)
+    """``value`` as keyword arguments for ``cls``: a JSON object, no unknown and no missing keys."""
+    arguments = settings_checks.as_arguments(value, where, cls)
+    if isinstance(arguments, str):
+        raise SettingsError(arguments)
+    return arguments
 
 
 @dataclass(frozen=True)
@@ -258,7 +203,7 @@ class PipelineSettings:
         if "renditions" in data:
             items = data["renditions"]
             if not isinstance(items, (list, tuple)):
-                raise SettingsError(f"renditions must be a list of objects, not {_shown(items)}")
+                raise SettingsError(f"renditions must be a list of objects, not {settings_checks.shown(items)}")
             data["renditions"] = tuple(
                 Rendition(**_arguments(item, f"renditions[{i}]", Rendition)) for i, item in enumerate(items)
             )
