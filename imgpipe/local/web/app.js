@@ -2,10 +2,11 @@
 //
 // For each file: GET /upload-url -> PUT the bytes to the presigned URL (XMLHttpRequest, for upload
 // progress) -> poll GET /images/{id} until COMPLETE or FAILED -> GET /images/{id}/execution for the
-// workflow's steps.  The API URL and key are remembered in localStorage.
+// workflow's steps.  The API URL and key are remembered in localStorage; an ID token (auth "jwt")
+// only in sessionStorage: it is a credential that expires within the hour anyway.
 "use strict";
 
-const STORAGE_KEYS = { apiUrl: "imgpipe.apiUrl", apiKey: "imgpipe.apiKey" };
+const STORAGE_KEYS = { apiUrl: "imgpipe.apiUrl", apiKey: "imgpipe.apiKey", idToken: "imgpipe.idToken" };
 const POLL_FIRST_MS = 250;
 const POLL_MAX_MS = 2000;
 // An Express execution lives at most 5 minutes; the API reports a record stuck past that (plus a
@@ -26,6 +27,7 @@ const EXPLANATIONS = {
   INVALID_REQUEST: "The API refused the request.",
   IMAGE_TOO_LARGE: "The file is over the pipeline's limits.",
   FORBIDDEN: "The API refused the request: the API key is missing or wrong.",
+  UNAUTHORIZED: "The API refused the request: the ID token is missing, expired or not for this API.",
   UPLOAD_REFUSED: "Storage refused the upload.",
   UPLOAD_BLOCKED: "The browser could not send the file: a network error, or the bucket's CORS rules do not allow this page's origin.",
   API_UNREACHABLE: "The API could not be reached: check the API URL, and that the API allows this page's origin (CORS).",
@@ -56,28 +58,38 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // ---- connection settings ------------------------------------------------------------------------
 const apiUrlField = document.getElementById("api-url");
 const apiKeyField = document.getElementById("api-key");
+const tokenField = document.getElementById("id-token");
 
 function loadConnection() {
   apiUrlField.value = localStorage.getItem(STORAGE_KEYS.apiUrl) || window.location.origin;
   apiKeyField.value = localStorage.getItem(STORAGE_KEYS.apiKey) || "";
+  tokenField.value = sessionStorage.getItem(STORAGE_KEYS.idToken) || "";
 }
 
 function saveConnection() {
   localStorage.setItem(STORAGE_KEYS.apiUrl, apiUrlField.value.trim());
   localStorage.setItem(STORAGE_KEYS.apiKey, apiKeyField.value.trim());
+  sessionStorage.setItem(STORAGE_KEYS.idToken, tokenField.value.trim());
 }
 
 function connection() {
-  return { base: apiUrlField.value.trim().replace(/\/+$/, ""), key: apiKeyField.value.trim() };
+  return {
+    base: apiUrlField.value.trim().replace(/\/+$/, ""),
+    key: apiKeyField.value.trim(),
+    token: tokenField.value.trim(),
+  };
 }
 
 // ---- the API ------------------------------------------------------------------------------------
 async function apiGet(path) {
-  const { base, key } = connection();
+  const { base, key, token } = connection();
+  // Only the credentials there are: a GET without them needs no CORS preflight.
+  const headers = {};
+  if (key) headers["x-api-key"] = key;
+  if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    // Only send x-api-key when there is one: without it the GET needs no CORS preflight.
-    response = await fetch(base + path, { headers: key ? { "x-api-key": key } : {}, cache: "no-store" });
+    response = await fetch(base + path, { headers, cache: "no-store" });
   } catch (error) {
     throw new Failure("API_UNREACHABLE");
   }
@@ -89,8 +101,9 @@ async function apiGet(path) {
   }
   if (!response.ok) {
     const error = body.error || {};
-    // API Gateway answers a missing or wrong key itself, as {"message": "Forbidden"}.
-    const code = error.code || (response.status === 403 ? "FORBIDDEN" : `HTTP_${response.status}`);
+    // API Gateway answers a missing or wrong key (403) or token (401) itself, as {"message": ...}.
+    const gateway = { 401: "UNAUTHORIZED", 403: "FORBIDDEN" }[response.status];
+    const code = error.code || gateway || `HTTP_${response.status}`;
     throw new Failure(code, error.message || body.message || `HTTP ${response.status}`);
   }
   return body;
@@ -236,7 +249,7 @@ class UploadCard {
     const rows = this.find(".execution tbody");
     rows.replaceChildren();
     for (const step of execution.steps || []) {
-      const errors = (step.errors || []).map((e) => `${e.error}: ${e.message}`).join("\n");
+      const errors = (step.errors || []).join(", ");  // one public code per failed attempt
       const row = element(
         "tr",
         { className: `step step-${step.status.toLowerCase()}` },
