@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, Literal
 
 from imgpipe import config
 from imgpipe.cli_inputs import UsageError, output_folders, read_input, read_settings
@@ -73,7 +74,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         '&size=$(stat -c%s photo.jpg)"'
     )
     print(
-        f"  aws --endpoint-url {stack.aws_endpoint} stepfunctions list-executions --state-machine-arn {stack.names.state_machine_arn}"
+        f"  aws --endpoint-url {stack.aws_endpoint} stepfunctions list-executions "
+        f"--state-machine-arn {stack.names.state_machine_arn}"
     )
     print("Ctrl-C to stop.", flush=True)
     stopping = threading.Event()
@@ -133,9 +135,8 @@ def cmd_process(args: argparse.Namespace) -> int:
             for rendition in view["renditions"]:
                 file = target / Path(rendition["key"]).name
                 file.write_bytes(client.download(rendition["url"]))
-                print(
-                    f"    {file}  {rendition['width']}x{rendition['height']} {rendition['format']} {rendition['bytes']} bytes"
-                )
+                size = f"{rendition['width']}x{rendition['height']}"
+                print(f"    {file}  {size} {rendition['format']} {rendition['bytes']} bytes")
     return _finish(failures, len(args.files))
 
 
@@ -160,18 +161,14 @@ def cmd_history(args: argparse.Namespace) -> int:
             return 2
         summaries = [summarise(arn, events) for arn, events in loaded]
     else:
-        import boto3
-
-        from imgpipe.local.pipeline import LOCAL_CREDENTIALS
         from imgpipe.local.provision import LocalNames
 
         names = LocalNames()
         endpoint, found = _local_endpoint(args)
-        credentials = {k.lower(): v for k, v in LOCAL_CREDENTIALS.items()}
-        sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name=names.region, **credentials)
+        sfn = _local_client("stepfunctions", endpoint)
         try:
             if args.image_id:  # the record names its execution: no need to describe every one
-                dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name=names.region, **credentials)
+                dynamodb = _local_client("dynamodb", endpoint)
                 summaries = image_history(sfn, dynamodb, names.table, args.image_id)
             else:
                 summaries = local_history(sfn, names.state_machine_arn)
@@ -203,6 +200,23 @@ def _local_endpoint(args: argparse.Namespace) -> tuple[str, str]:
     return f"http://127.0.0.1:{DEFAULT_AWS_PORT}", "default"
 
 
+def _local_client(service: Literal["stepfunctions", "dynamodb", "sqs"], endpoint: str) -> Any:
+    """A client of the local stack's emulator at ``endpoint``, with the credentials the stack uses."""
+    import boto3
+
+    from imgpipe.local.pipeline import LOCAL_CREDENTIALS
+    from imgpipe.local.provision import LocalNames
+
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=LocalNames().region,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+    )
+
+
 def _where_is_serve(found: str) -> str:
     if found == "given":
         return "Is `imgpipe serve` running there? It prints its AWS endpoint when it starts."
@@ -221,13 +235,11 @@ def cmd_redrive(args: argparse.Namespace) -> int:
         if args.stack:
             results = redrive.redrive_stack(boto3.session.Session(), args.stack)
         else:
-            from imgpipe.local.pipeline import LOCAL_CREDENTIALS
             from imgpipe.local.provision import LocalNames
 
             names = LocalNames()
             endpoint, found = _local_endpoint(args)
-            credentials = {k.lower(): v for k, v in LOCAL_CREDENTIALS.items()}
-            sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=names.region, **credentials)
+            sqs = _local_client("sqs", endpoint)
             try:
                 results = [redrive.redrive_local(sqs, names.dead_letter_queue, names.queue)]
             except Exception as exc:
