@@ -93,9 +93,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # ---- process ----------------------------------------------------------------------------------
 def cmd_process(args: argparse.Namespace) -> int:
-    from imgpipe.client import ApiError, Client, guess_content_type
+    from imgpipe.client import ApiError, Client
     from imgpipe.history import format_summary, image_history
     from imgpipe.local.pipeline import LocalPipeline
+    from imgpipe.uploads import guess_content_type
 
     out = Path(args.out)
     failures = 0

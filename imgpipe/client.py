@@ -7,16 +7,14 @@ same path a user's application does: ask for a URL, PUT the bytes, poll the imag
 from __future__ import annotations
 
 import json
-import mimetypes
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from imgpipe.config import COMPLETE, FAILED, UPLOAD_CONTENT_TYPES
+from imgpipe.config import COMPLETE, FAILED
 
 
 class ApiError(Exception):
@@ -26,13 +24,6 @@ class ApiError(Exception):
         self.status = status
         self.body = body
         self.code = error.get("code")
-
-
-def guess_content_type(path: Path) -> str:
-    by_extension = {ext: mime for mime, ext in UPLOAD_CONTENT_TYPES.items()}
-    suffix = path.suffix.lower()
-    suffix = {".jpeg": ".jpg", ".tiff": ".tif"}.get(suffix, suffix)
-    return by_extension.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 @dataclass

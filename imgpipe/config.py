@@ -40,19 +40,7 @@ ANCHORS = (
     "bottom-left", "bottom", "bottom-right",
 )  # fmt: skip
 
-# Content types a client may declare when asking for an upload URL.  The bytes are sniffed again
-# by the resize step: the declared type is a hint for the browser, never trusted.
-UPLOAD_CONTENT_TYPES = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/gif": ".gif",
-    "image/webp": ".webp",
-    "image/avif": ".avif",
-    "image/tiff": ".tif",
-    "image/bmp": ".bmp",
-    "image/heic": ".heic",
-    "image/heif": ".heif",
-}
+# The content types an upload may declare, and the filename kept in its key: imgpipe/uploads.py.
 
 
 class SettingsError(ValueError):

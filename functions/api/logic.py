@@ -16,20 +16,18 @@ from imgpipe.config import (
     EXPRESS_MAX_DURATION_S,
     FAILED,
     PROCESSING,
-    UPLOAD_CONTENT_TYPES,
     UPLOAD_PREFIX,
     PipelineSettings,
 )
 from imgpipe.contracts import utc_now
 from imgpipe.errors import message_from_cause
+from imgpipe.uploads import UploadRefused, safe_filename, upload_content_type
 
-MAX_FILENAME = 200
 AWAITING_RECORD_TTL = 24 * 3600  # an upload URL that was never used leaves no record behind
 _IMAGE_ID = re.compile(r"[0-9a-f]{32}")
 _SIZE = re.compile(r"-?[0-9]+")  # a whole number; its sign and range are checked apart
 STUCK_GRACE_S = 30
 STUCK_MESSAGE = "processing did not finish within 5 minutes; request a new upload URL and try again"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class BadRequest(Exception):
@@ -54,15 +52,20 @@ class Api:
 
 
 def sanitise_filename(name: str | None) -> str:
-    if not name:
-        raise BadRequest("INVALID_FILENAME", "filename is required")
-    if len(name) > MAX_FILENAME:
-        raise BadRequest("INVALID_FILENAME", f"filename must be at most {MAX_FILENAME} characters")
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    safe = _UNSAFE.sub("_", base).strip("._")
-    if not safe:
-        raise BadRequest("INVALID_FILENAME", "filename has no usable characters")
-    return safe
+    """The name kept in the record and the key: letters and digits of any script (imgpipe.uploads)."""
+    try:
+        return safe_filename(name)
+    except UploadRefused as exc:
+        raise BadRequest(exc.code, exc.message) from None
+
+
+def declared_content_type(declared: str | None) -> str:
+    """The type the upload URL signs: normalised; any image/* or octet-stream (the bytes are sniffed
+    later), never a declared non-image (imgpipe.uploads)."""
+    try:
+        return upload_content_type(declared)
+    except UploadRefused as exc:
+        raise BadRequest(exc.code, exc.message) from None
 
 
 def declared_size(size: str | None, max_bytes: int) -> int:
@@ -85,11 +88,7 @@ def declared_size(size: str | None, max_bytes: int) -> int:
 
 def issue_upload_url(api: Api, filename: str | None, content_type: str | None, size: str | None) -> dict[str, Any]:
     safe_name = sanitise_filename(filename)
-    if content_type not in UPLOAD_CONTENT_TYPES:
-        raise BadRequest(
-            "UNSUPPORTED_CONTENT_TYPE",
-            f"contentType must be one of {', '.join(sorted(UPLOAD_CONTENT_TYPES))}",
-        )
+    content_type = declared_content_type(content_type)
     length = declared_size(size, api.settings.limits.max_bytes)
     image_id = uuid.uuid4().hex
     key = f"{UPLOAD_PREFIX}{image_id}/{safe_name}"

@@ -15,8 +15,9 @@ from imgpipe.config import UPLOAD_PREFIX, WORK_PREFIX, PipelineSettings
 from imgpipe.contracts import Intermediate, ResizeInput, ResizeOutput
 from imgpipe.errors import INVALID_UPLOAD_KEY
 from imgpipe.image import intermediate, renditions
+from imgpipe.uploads import is_kept_filename
 
-_UPLOAD_KEY = re.compile(re.escape(UPLOAD_PREFIX) + r"(?P<image_id>[0-9a-f]{32})/[A-Za-z0-9._-]+")
+_UPLOAD_KEY = re.compile(re.escape(UPLOAD_PREFIX) + r"(?P<image_id>[0-9a-f]{32})/(?P<filename>[^/]+)")
 
 
 def intermediate_key(image_id: str) -> str:
@@ -30,7 +31,7 @@ def resize_image(
     source = event["source"]
     # The id becomes part of every output key: only keys the API issues are processed.
     match = _UPLOAD_KEY.fullmatch(source["key"])
-    if match is None or match["image_id"] != image_id:
+    if match is None or match["image_id"] != image_id or not is_kept_filename(match["filename"]):
         raise INVALID_UPLOAD_KEY(f"{source['key']!r} is not an upload key this pipeline issued")
     data = store.get(source["bucket"], source["key"], settings.limits.max_bytes)
     info, resized = renditions.resize(data, settings)

@@ -177,6 +177,9 @@ def test_intermediate_keys_are_deterministic():
         "elsewhere/0123456789abcdef0123456789abcdef/a.jpg",
         "uploads/ffffffffffffffffffffffffffffffff/a.jpg",
         "uploads/0123456789abcdef0123456789abcdef/../x",
+        "uploads/0123456789abcdef0123456789abcdef/a b.jpg",  # a name the API would have sanitised
+        "uploads/0123456789abcdef0123456789abcdef/a\u202egpj.exe",
+        "uploads/0123456789abcdef0123456789abcdef/.hidden.jpg",
     ],
 )
 def test_keys_the_api_did_not_issue_are_refused_before_reading(key: str):
@@ -185,3 +188,11 @@ def test_keys_the_api_did_not_issue_are_refused_before_reading(key: str):
         resize_image(event(key), store, SETTINGS, OUTPUT)
     assert raised.value.code == "INVALID_UPLOAD_KEY"
     assert store.keys(OUTPUT) == []
+
+
+@pytest.mark.parametrize("filename", ["猫の写真.jpg", "صورة_قطة.jpg", "My_Photo_1_.jpg"])
+def test_keys_with_names_the_api_keeps_in_any_script_are_processed(filename: str):
+    key = f"uploads/0123456789abcdef0123456789abcdef/{filename}"
+    store = store_with(corpus.oriented(1, "JPEG", width=60, height=40), key)
+    resize_image(event(key), store, SETTINGS, OUTPUT)
+    assert store.keys(OUTPUT)
