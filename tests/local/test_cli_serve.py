@@ -22,10 +22,11 @@ import pytest
 from PIL import Image
 
 from imgpipe.client import Client
+from imgpipe.paths import checkout_root
 from tests.local.conftest import poll
 
 IMGPIPE = [sys.executable, "-m", "imgpipe.cli"]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = checkout_root()
 
 
 @dataclass

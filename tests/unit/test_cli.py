@@ -19,6 +19,7 @@ from imgpipe import cli
 from imgpipe.cli import main
 from imgpipe.cli_inputs import output_folders
 from imgpipe.local import running
+from imgpipe.paths import checkout_root
 
 SMALL_RENDITION = '{"renditions": [{"name": "small", "long_edge": 64}], "watermark": {"text": ""}}'
 
@@ -195,7 +196,7 @@ def test_history_with_several_running_stacks_asks_which(state_dir: Path, capsys)
 
 
 # ---- the README's command table lists every command and option ----------------------------------------------
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = checkout_root() / "README.md"
 
 
 def help_of(*command: str, capsys) -> str:

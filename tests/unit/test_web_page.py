@@ -11,8 +11,9 @@ from werkzeug.wrappers import Request, Response
 
 from imgpipe import config
 from imgpipe.local import web
+from imgpipe.paths import checkout_root
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = checkout_root()
 
 
 @Request.application  # type: ignore[arg-type]
