@@ -16,7 +16,7 @@ from imgpipe.config import COMPLETE, FAILED, UPLOAD_PREFIX
 from imgpipe.local.pipeline import LocalPipeline
 from tests import corpus
 
-# What the clients sent that the API used to refuse, with the type the URL then signs.
+# What real clients send that the API used to refuse, with the type the URL then signs.
 DECLARED = {
     "": "application/octet-stream",
     "application/octet-stream": "application/octet-stream",
