@@ -15,6 +15,7 @@ cores" is judged as speedup(C = cores) >= 0.75 x cores over C = 1.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import threading
@@ -123,7 +124,7 @@ def run(ctx: Any) -> None:
     from bench.harness import Worker, median, table
 
     try:
-        import imgpipe.local.pipeline  # noqa: F401
+        importlib.import_module("imgpipe.local.pipeline")
     except ImportError as exc:
         msg = f"SKIPPED: imgpipe.local is not importable yet ({exc}); e2e needs imgpipe.local.pipeline.LocalPipeline"
         ctx.log(f"  {msg}")

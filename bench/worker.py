@@ -17,6 +17,7 @@ so nothing a library prints can corrupt it.
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 import os
 import resource
@@ -48,10 +49,8 @@ def _prepare(engine: str) -> None:
         pyvips.cache_set_max(0)
         pyvips.cache_set_max_mem(0)
         pyvips.cache_set_max_files(0)
-    elif engine == "core":
-        import imgpipe.image.render  # noqa: F401
-    else:
-        import PIL.Image  # noqa: F401
+    else:  # loaded before the first job, so no job pays for the import
+        importlib.import_module("imgpipe.image.render" if engine == "core" else "PIL.Image")
 
 
 def _outputs(items: list[dict[str, Any]], save_dir: str | None, tag: str) -> list[dict[str, Any]]:

@@ -53,8 +53,8 @@ def served() -> Iterator[Served]:
             with contextlib.suppress(queue.Empty):
                 lines.append(received.get(timeout=0.5))
         output = "".join(lines)
-        api_url = re.search(r"API\s+(http://\S+)", output)[1]  # type: ignore[index]
-        aws_endpoint = re.search(r"AWS endpoint\s+(http://\S+)", output)[1]  # type: ignore[index]
+        api_url = re.search(r"API\s+(http://\S+)", output)[1]
+        aws_endpoint = re.search(r"AWS endpoint\s+(http://\S+)", output)[1]
         yield Served(api_url, aws_endpoint)
         server.send_signal(signal.SIGINT)
         assert server.wait(timeout=30) == 0

@@ -122,7 +122,7 @@ def test_a_jwt_api_answers_a_request_without_claims_401_as_api_gateway_would(mon
     from functions.api import handler as api_handler
     from imgpipe.runtime import Runtime
 
-    runtime = Runtime(PipelineSettings(auth="jwt"), config.Resources("in", "out", "t"), None, None)  # type: ignore[arg-type]
+    runtime = Runtime(PipelineSettings(auth="jwt"), config.Resources("in", "out", "t"), None, None)
     monkeypatch.setattr(api_handler, "default_runtime", lambda: runtime)
     status, body = api_handler.respond({"httpMethod": "GET", "resource": "/images/{imageId}", "requestContext": {}})
     assert (status, body) == (401, {"message": "Unauthorized"})

@@ -16,7 +16,7 @@ from imgpipe.paths import checkout_root
 ROOT = checkout_root()
 
 
-@Request.application  # type: ignore[arg-type]
+@Request.application
 def fake_gateway(request: Request) -> Response:
     """Stands in for the API Gateway twin: says which request reached it."""
     return Response(json.dumps({"gateway": request.method + " " + request.path}), status=403)
