@@ -70,4 +70,6 @@ def build_tracer() -> Tracer:
 
 logger = Logger()
 tracer = build_tracer()
-metrics = Metrics(namespace="imgpipe")
+# The namespace the stack gives each function (one per stack, so two stacks in an account keep their
+# metrics apart); "imgpipe" where nothing sets it.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "imgpipe")

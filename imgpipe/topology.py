@@ -6,6 +6,7 @@ from ``imgpipe.config``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,26 +42,59 @@ class Step:
     def service_name(self) -> str:
         return f"{PROJECT}-{self.name}"
 
+    @property
+    def task_timeout_s(self) -> int:
+        """The state machine's TimeoutSeconds for a Task invoking this function."""
+        return self.timeout_s + TASK_TIMEOUT_MARGIN_S
+
+
+# A Task gives up on an invocation (States.Timeout) this long after the function's own timeout: the
+# function's timeout fires first (its log then says why), and the Task's bounds an Invoke that hangs.
+TASK_TIMEOUT_MARGIN_S = 2
+
 
 # Timeouts x attempts + backoff stay under config.EXPRESS_MAX_DURATION_S: an Express execution that
-# hits its 5-minute limit ends without running the failure branch (tests/unit/test_config.py).
+# hits its 5-minute limit ends without running the failure branch (tests/unit/test_config.py proves
+# the worst path, every retry included, ends in time).  They are still >= 10x the measured work: a
+# 50 MP decode and resize takes ~1-2 s of one vCPU, three renditions' encodes well under 2 s.
 # Memory is sized from the pixel limit (a 50 MP RGBA frame is 200 MB; see docs/performance.md).
-RESIZE = Step("resize", memory_mb=1769, timeout_s=30, description="Decode, orient and resize to lossless intermediates")
-WATERMARK = Step("watermark", memory_mb=1024, timeout_s=30, description="Watermark and encode the renditions")
+RESIZE = Step("resize", memory_mb=1769, timeout_s=25, description="Decode, orient and resize to lossless intermediates")
+WATERMARK = Step("watermark", memory_mb=1024, timeout_s=15, description="Watermark and encode the renditions")
 METADATA = Step("metadata", memory_mb=256, timeout_s=10, description="Write the image record")
 API = Step("api", memory_mb=256, timeout_s=10, description="Presigned upload URLs and image status")
-STEPS = (RESIZE, WATERMARK, METADATA, API)
+EVENTS = Step("events", memory_mb=256, timeout_s=10, description="Publish image events from the table's changes")
+STEPS = (RESIZE, WATERMARK, METADATA, API, EVENTS)
 WORKFLOW_STEPS = (RESIZE, WATERMARK, METADATA)
 
 # Substitution keys used in statemachine/pipeline.asl.json; the stack and the local runtime both
-# fill them from definition_substitutions().
+# fill them from definition_substitutions().  The file is a template, as CloudFormation treats it: a
+# number placeholder stands unquoted (``"TimeoutSeconds": ${ResizeTimeoutSeconds}``), so the file is
+# JSON only once filled (render_definition).
 STATE_MACHINE_FILE = "statemachine/pipeline.asl.json"
 
 
 def definition_substitutions(function_arns: Mapping[str, str], table_name: str) -> dict[str, str]:
-    subs = {f"{step.name.capitalize()}FunctionArn": function_arns[step.name] for step in WORKFLOW_STEPS}
+    subs: dict[str, str] = {}
+    for step in WORKFLOW_STEPS:
+        subs[f"{step.name.capitalize()}FunctionArn"] = function_arns[step.name]
+        subs[f"{step.name.capitalize()}TimeoutSeconds"] = str(step.task_timeout_s)
     subs["TableName"] = table_name
     return subs
+
+
+def render_definition(template: str, substitutions: Mapping[str, str]) -> str:
+    """The definition as Step Functions gets it: every ``${Key}`` replaced by its text, as
+    CloudFormation's DefinitionSubstitutions do.  An unknown placeholder is an error, not left in."""
+    missing = sorted(set(re.findall(r"\$\{(\w+)\}", template)) - set(substitutions))
+    if missing:
+        raise KeyError(f"no substitution for {missing} in the state machine definition")
+    return re.sub(r"\$\{(\w+)\}", lambda match: substitutions[match.group(1)], template)
+
+
+# The original of a FAILED image is tagged so (the state machine's TagFailedOriginal) and the input
+# bucket's lifecycle expires it: a refused upload does not stay forever (the image record says why).
+FAILED_ORIGINAL_TAG = ("imgpipe-outcome", "FAILED")
+FAILED_ORIGINAL_EXPIRY_DAYS = 14
 
 
 API_STAGE = "prod"

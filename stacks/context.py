@@ -15,12 +15,13 @@ Context keys (``cdk.json``'s ``context`` block or ``cdk deploy -c key=value``):
 ``imgpipe:powertoolsLayerVersion``
     A layer version number of the AWS-published Powertools layer, to pin it by hand.  By default the
     layer ARN is resolved at deploy time from the public SSM parameter AWS publishes for the
-    Powertools release this project is tested with (``powertools_ssm_parameter``).
+    Powertools release pyproject.toml pins exactly (``powertools_ssm_parameter``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
 from constructs import Node
 
+from imgpipe import topology
 from imgpipe.config import PipelineSettings, SettingsError
 
 from .packaging import LAMBDA_RUNTIME_NAME
@@ -41,14 +43,16 @@ DEFAULT_LOG_RETENTION_DAYS = 30
 
 
 def powertools_release() -> str:
-    """The Powertools release the tests ran with: the deployed layer is that same release."""
-    from importlib.metadata import version
+    """The Powertools release pyproject.toml pins exactly (uv.lock and so the tests use it too): the
+    deployed layer is that same release, whatever happens to be installed on the deploying machine."""
+    from .pins import exact_pin
 
-    return version("aws-lambda-powertools")
+    return exact_pin("aws-lambda-powertools")
 
 
 def powertools_ssm_parameter(release: str | None = None) -> str:
-    # Public parameter whose value is that release's layer ARN in the deploying region.
+    # Public parameter whose value is that release's layer ARN in the deploying region.  AWS has not
+    # published it for every release in every region: docs/deploy.md has the one-line check.
     return f"/aws/service/powertools/python/arm64/{LAMBDA_RUNTIME_NAME}/{release or powertools_release()}"
 
 
@@ -131,3 +135,64 @@ def _as_int(key: str, value: Any, default: int | None) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         raise SettingsError(f"{key} must be an integer, not {value!r}") from None
+
+
+RESERVED_CONCURRENCY_KEY = "imgpipe:reservedConcurrency"
+ALARM_EMAIL_KEY = "imgpipe:alarmEmail"
+# Sized in docs/deploy.md ("Reserved concurrency"): the image steps' share of the account's
+# concurrency, so a burst of uploads neither starves other functions nor is starved by them.
+DEFAULT_RESERVED_CONCURRENCY = {"resize": 20, "watermark": 20}
+_OFF = ("off", "none", "false", "0")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+@dataclass(frozen=True)
+class OperationsOptions:
+    """Context of running the stack: the functions' reserved concurrency and who gets the alarms.
+
+    ``imgpipe:reservedConcurrency``
+        ``{"<step>": n, ...}`` (steps of topology.STEPS; default DEFAULT_RESERVED_CONCURRENCY), or
+        ``off`` to reserve nothing.  Lambda always keeps part of an account's concurrency unreserved
+        (100 of the standard 1,000), so an account still at a new account's low limit cannot reserve
+        any: its deploy fails until the limit is raised or this is ``off`` (docs/deploy.md).
+    ``imgpipe:alarmEmail``
+        An address subscribed to the alarm topic (it confirms by e-mail); unset: no subscription.
+    """
+
+    reserved_concurrency: dict[str, int]
+    alarm_email: str | None = None
+
+    @classmethod
+    def from_context(cls, node: Node) -> OperationsOptions:
+        return cls.from_values(node.try_get_context(RESERVED_CONCURRENCY_KEY), node.try_get_context(ALARM_EMAIL_KEY))
+
+    @classmethod
+    def from_values(cls, reserved: Any, email: Any) -> OperationsOptions:
+        if (isinstance(reserved, str) and reserved.strip().lower() in _OFF) or reserved is False:
+            reserved = {}
+        elif isinstance(reserved, str):  # `cdk -c imgpipe:reservedConcurrency='{"resize": 10}'`
+            try:
+                reserved = json.loads(reserved)
+            except json.JSONDecodeError:
+                raise SettingsError(
+                    f'{RESERVED_CONCURRENCY_KEY} must be "off" or a JSON object like {{"resize": 20}}, not {reserved!r}'
+                ) from None
+        if reserved is None:
+            reserved = DEFAULT_RESERVED_CONCURRENCY
+        if not isinstance(reserved, dict):
+            raise SettingsError(f'{RESERVED_CONCURRENCY_KEY} must be "off" or a JSON object like {{"resize": 20}}')
+        steps = [step.name for step in topology.STEPS]
+        unknown = sorted(set(reserved) - set(steps))
+        if unknown:
+            raise SettingsError(f"{RESERVED_CONCURRENCY_KEY}: unknown steps {unknown} (steps: {', '.join(steps)})")
+        for step, count in reserved.items():
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise SettingsError(
+                    f"{RESERVED_CONCURRENCY_KEY}.{step} must be a whole number >= 1 (leave the step out to reserve "
+                    f"nothing for it), not {count!r}"
+                )
+
+        email = str(email).strip() if email else None
+        if email and not _EMAIL.fullmatch(email):
+            raise SettingsError(f"{ALARM_EMAIL_KEY} must be an e-mail address, not {email!r}")
+        return cls(dict(reserved), email)

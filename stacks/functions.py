@@ -6,12 +6,14 @@ no AWS managed policy, no bucket-wide or table-wide wildcards.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct, IConstruct
 
@@ -30,6 +32,15 @@ from .table import ImageTable
 RUNTIME: lambda_.Runtime = getattr(lambda_.Runtime, "PYTHON_" + LAMBDA_PYTHON_VERSION.replace(".", "_"))
 ARCHITECTURE = lambda_.Architecture.ARM_64
 POWERTOOLS_ACCOUNT = "017000801446"  # AWS's publishing account for the Powertools layers
+# Functions whose responses hold presigned URLs: X-Ray must not record their responses (a URL in a
+# trace is a credential for anyone who can read traces).
+RESPONSES_HOLD_URLS = {topology.API.name}
+
+
+def metrics_namespace(stack_name: str) -> str:
+    """The CloudWatch namespace of the stack's own metrics (Powertools' and the monitoring's): one per
+    stack, so two stacks in one account (imgpipe:stackName) never add up each other's numbers."""
+    return f"{config.PROJECT}/{stack_name}"
 
 
 def powertools_layer_arn(region: str, version: int) -> str:
@@ -46,9 +57,11 @@ class Functions(Construct):
         options: DeployOptions,
         storage: Storage,
         table: ImageTable,
+        reserved_concurrency: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        reserved = dict(reserved_concurrency or {})
 
         self.image_layer = lambda_.LayerVersion(
             self,
@@ -69,12 +82,12 @@ class Functions(Construct):
         environment = {
             **Resources(input_bucket.bucket_name, output_bucket.bucket_name, table.table.table_name).to_env(),
             config.ENV_SETTINGS: options.settings.to_json(),
-            "POWERTOOLS_METRICS_NAMESPACE": config.PROJECT,
+            "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace(stack.stack_name),
         }
 
         self.functions: dict[str, lambda_.Function] = {}
         for step in topology.STEPS:
-            self.functions[step.name] = self._function(step, environment, options)
+            self.functions[step.name] = self._function(step, environment, options, reserved.get(step.name))
         # A deployment updates the reader of the resize → watermark hand-off before its writer: an
         # image resized by new code must not meet old watermark code (docs/decisions.md, "One
         # intermediate object per image"); new watermark code reads what old resize code wrote.
@@ -96,7 +109,9 @@ class Functions(Construct):
             self._acknowledge(self.functions[step.name])
 
     # ---- one function ----------------------------------------------------------------------------
-    def _function(self, step: Step, environment: dict[str, str], options: DeployOptions) -> lambda_.Function:
+    def _function(
+        self, step: Step, environment: dict[str, str], options: DeployOptions, reserved_concurrency: int | None
+    ) -> lambda_.Function:
         name = step.name.capitalize()
         log_group = logs.LogGroup(
             self, f"{name}Logs", retention=options.log_retention, removal_policy=options.removal_policy
@@ -108,6 +123,7 @@ class Functions(Construct):
             description=f"{step.service_name}: {step.description}",
         )
         log_group.grant_write(role)  # logs:CreateLogStream + logs:PutLogEvents on this group only
+        tracing = {"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false"} if step.name in RESPONSES_HOLD_URLS else {}
         return lambda_.Function(
             self,
             name,
@@ -126,7 +142,8 @@ class Functions(Construct):
             log_group=log_group,
             role=role,
             layers=[self.powertools_layer, self.image_layer],
-            environment={**environment, "POWERTOOLS_SERVICE_NAME": step.service_name},
+            environment={**environment, "POWERTOOLS_SERVICE_NAME": step.service_name, **tracing},
+            reserved_concurrent_executions=reserved_concurrency,
         )
 
     # ---- least privilege: what each handler actually calls ---------------------------------------
@@ -134,7 +151,7 @@ class Functions(Construct):
     def _grant_resize(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
         # S3Store.get on the upload; ListBucket makes a vanished upload a 404 (SOURCE_MISSING), not a 403.
         _allow(fn, ["s3:GetObject"], [storage.input_bucket.arn_for_objects(f"{config.UPLOAD_PREFIX}*")])
-        _allow(fn, ["s3:ListBucket"], [storage.input_bucket.bucket_arn])
+        _allow_listing(fn, storage.input_bucket, config.UPLOAD_PREFIX)
         # S3Store.put of the lossless intermediates.
         _allow(fn, ["s3:PutObject"], [storage.output_bucket.arn_for_objects(f"{config.WORK_PREFIX}*")])
 
@@ -144,7 +161,7 @@ class Functions(Construct):
         if options.settings.watermark.logo_key:
             readable.append(storage.output_bucket.arn_for_objects(options.settings.watermark.logo_key))
         _allow(fn, ["s3:GetObject"], readable)
-        _allow(fn, ["s3:ListBucket"], [storage.output_bucket.bucket_arn])
+        _allow_listing(fn, storage.output_bucket, config.WORK_PREFIX)  # a vanished intermediate: 404, not 403
         _allow(fn, ["s3:PutObject"], [storage.output_bucket.arn_for_objects(f"{config.RENDITION_PREFIX}*")])
 
     @staticmethod
@@ -195,6 +212,19 @@ class Functions(Construct):
 
 def _allow(grantee: iam.IGrantable, actions: list[str], resources: list[str]) -> None:
     iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=resources)
+
+
+def _allow_listing(fn: lambda_.Function, bucket: s3.IBucket, prefix: str) -> None:
+    """s3:ListBucket only under ``prefix``.  The functions never list: the grant is there because S3
+    answers a GET of a missing key with 404 only to a caller allowed to list it (403 otherwise), and
+    the prefix condition keeps every other key of the bucket out of sight."""
+    fn.add_to_role_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
+        )
+    )
 
 
 def _object_patterns(policy: IConstruct) -> list[dict[str, Any]]:

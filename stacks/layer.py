@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.metadata
-import re
 import shutil
 import subprocess
 import sys
-import tomllib
+import tempfile
 from pathlib import Path
 
 from aws_cdk import AssetHashType
@@ -33,6 +31,7 @@ from .packaging import (
     compile_bytecode,
     local_bundling,
 )
+from .pins import locked_closure, locked_version
 
 PACKAGE_DIR = REPO_ROOT / "imgpipe"
 PIP_CACHE = REPO_ROOT / "build" / "pip-cache"
@@ -49,30 +48,21 @@ LAYER_PACKAGES = ("image",)
 EXCLUDED = ("local/", "cli.py")
 
 
-def pillow_requirement() -> str:
-    """``pillow==<version>`` exactly as pinned in pyproject.toml (the layer runs what tests run)."""
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    for dep in project["dependencies"]:
-        match = re.fullmatch(r"\s*pillow\s*==\s*([\w.]+)\s*", dep, flags=re.IGNORECASE)
-        if match:
-            return f"pillow=={match.group(1)}"
-    raise RuntimeError("pyproject.toml must pin pillow with '=='")
-
-
-def pillow_heif_requirement() -> str:
-    """pillow-heif at the version installed here (pyproject allows a range; the layer pins one)."""
-    return f"pillow-heif=={importlib.metadata.version('pillow_heif')}"
-
-
-def installed(distribution: str) -> str:
-    return f"{distribution}=={importlib.metadata.version(distribution)}"
+# What the layer installs for the functions; pip resolves their dependencies, each held to the
+# version uv.lock resolved (LAYER_DISTRIBUTIONS' closure in the lock, given to pip as constraints).
+# boto3/botocore too: the runtime's bundled SDK may predate what the code uses (PutObject's
+# IfNoneMatch needs botocore >= 1.35), and shipping the locked SDK makes Lambda run what the tests ran.
+LAYER_DISTRIBUTIONS = ("pillow", "pillow-heif", "boto3", "botocore")
 
 
 def requirements() -> list[str]:
-    # boto3/botocore too: the runtime's bundled SDK may predate what the code uses (PutObject's
-    # IfNoneMatch needs botocore >= 1.35), and shipping the tested SDK makes Lambda run what the
-    # tests ran.  s3transfer/jmespath/dateutil/urllib3 come with them as pip resolves them.
-    return [pillow_requirement(), pillow_heif_requirement(), installed("boto3"), installed("botocore")]
+    """``name==version`` of each of LAYER_DISTRIBUTIONS, as uv.lock has it."""
+    return [f"{name}=={locked_version(name)}" for name in LAYER_DISTRIBUTIONS]
+
+
+def constraints() -> list[str]:
+    """Every package the layer may install, pinned to its uv.lock version."""
+    return [f"{name}=={version}" for name, version in locked_closure(LAYER_DISTRIBUTIONS).items()]
 
 
 def _module_file(module: str) -> Path | None:
@@ -144,7 +134,9 @@ def package_files() -> list[Path]:
 def content_hash() -> str:
     """Changes whenever the layer's content would: pinned versions, platform or any shipped file."""
     digest = hashlib.sha256()
-    digest.update("\n".join([*requirements(), *PLATFORMS, LAMBDA_PYTHON_VERSION, bytecode_marker()]).encode())
+    digest.update(
+        "\n".join([*requirements(), *constraints(), *PLATFORMS, LAMBDA_PYTHON_VERSION, bytecode_marker()]).encode()
+    )
     for rel in package_files():
         digest.update(str(rel).encode() + b"\0" + (PACKAGE_DIR / rel).read_bytes())
     return digest.hexdigest()
@@ -172,7 +164,10 @@ def build_image_layer(out_dir: str | Path, *, pip_cache: str | Path | None = PIP
     if pip_cache is not None:
         Path(pip_cache).mkdir(parents=True, exist_ok=True)
         command += ["--cache-dir", str(pip_cache)]
-    subprocess.run([*command, *requirements()], check=True)
+    with tempfile.TemporaryDirectory() as scratch:  # not out_dir: that is the layer's content
+        constraints_file = Path(scratch) / "constraints.txt"
+        constraints_file.write_text("\n".join(constraints()) + "\n")
+        subprocess.run([*command, "--constraint", str(constraints_file), *requirements()], check=True)
 
     package_target = target / "imgpipe"
     if package_target.exists():

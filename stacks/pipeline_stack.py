@@ -10,8 +10,9 @@ from constructs import Construct
 from imgpipe import topology
 
 from .api import Api
-from .context import DeployOptions
+from .context import DeployOptions, OperationsOptions
 from .functions import Functions
+from .monitoring import Monitored, Monitoring
 from .storage import Storage
 from .table import ImageTable
 from .trigger import Trigger
@@ -27,13 +28,36 @@ class PipelineStack(Stack):
         )
         super().__init__(scope, construct_id, **kwargs)
         self.options = options = DeployOptions.from_context(self.node)
+        operations = OperationsOptions.from_context(self.node)
 
         self.storage = Storage(self, "Storage", options=options)
         self.table = ImageTable(self, "Images", options=options)
-        self.functions = Functions(self, "Functions", options=options, storage=self.storage, table=self.table)
-        self.workflow = Workflow(self, "Workflow", options=options, functions=self.functions, table=self.table)
+        self.functions = Functions(
+            self,
+            "Functions",
+            options=options,
+            storage=self.storage,
+            table=self.table,
+            reserved_concurrency=operations.reserved_concurrency,
+        )
+        self.workflow = Workflow(
+            self, "Workflow", options=options, functions=self.functions, table=self.table, storage=self.storage
+        )
         self.trigger = Trigger(self, "Trigger", options=options, storage=self.storage, workflow=self.workflow)
         self.api = Api(self, "Api", options=options, handler=self.functions.functions["api"])
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            watched=Monitored(
+                functions=self.functions.functions,
+                state_machine=self.workflow.state_machine,
+                execution_log=self.workflow.log_group,
+                rule=self.trigger.rule,
+                dead_letter_queue=self.trigger.dead_letter_queue,
+                rest_api=self.api.rest_api,
+            ),
+            alarm_email=operations.alarm_email,
+        )
 
         key_id = self.api.api_key.key_id
         outputs = {
@@ -52,5 +76,9 @@ class PipelineStack(Stack):
                 "Execution history of the Express workflow (imgpipe history --stack <name>)",
             ),
         }
+        outputs["AlarmTopicArn"] = (
+            self.monitoring.alarm_topic.topic_arn,
+            "Every alarm notifies this SNS topic (subscribe with imgpipe:alarmEmail or aws sns subscribe)",
+        )
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

@@ -4,11 +4,19 @@ hand-off between resize and watermark) and the bucket receiving both buckets' ac
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from imgpipe.config import WORK_PREFIX
-from imgpipe.topology import INPUT_BUCKET_CORS, OUTPUT_BUCKET_CORS, WORK_EXPIRY_DAYS, BucketCors
+from imgpipe.config import UPLOAD_PREFIX, WORK_PREFIX
+from imgpipe.topology import (
+    FAILED_ORIGINAL_EXPIRY_DAYS,
+    FAILED_ORIGINAL_TAG,
+    INPUT_BUCKET_CORS,
+    OUTPUT_BUCKET_CORS,
+    WORK_EXPIRY_DAYS,
+    BucketCors,
+)
 
 from .context import DeployOptions
 
@@ -69,7 +77,8 @@ class Storage(Construct):
         )
 
         # Originals are kept: they are the only lossless source when renditions change and have to be
-        # re-rendered (docs/decisions.md, "Keep the originals").
+        # re-rendered (docs/decisions.md, "Keep the originals").  Except those of FAILED images: the
+        # state machine tags them (TagFailedOriginal) and they expire, so refused uploads do not pile up.
         self.input_bucket = _private_bucket(
             self,
             "InputBucket",
@@ -82,7 +91,26 @@ class Storage(Construct):
                     id="abort-incomplete-uploads",
                     abort_incomplete_multipart_upload_after=Duration.days(MULTIPART_ABORT_DAYS),
                 ),
+                s3.LifecycleRule(
+                    id="expire-failed-originals",
+                    prefix=UPLOAD_PREFIX,
+                    tag_filters=dict([FAILED_ORIGINAL_TAG]),
+                    expiration=Duration.days(FAILED_ORIGINAL_EXPIRY_DAYS),
+                ),
             ],
+        )
+        # Write-once uploads, whoever signs the request: a PutObject under uploads/ without
+        # If-None-Match (which the API's presigned URLs sign) is refused, so no credentials allowed to
+        # write there can replace an original under renditions already made from it.
+        self.input_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyUploadsWithoutIfNoneMatch",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[self.input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")],
+                conditions={"Null": {"s3:if-none-match": "true"}},
+            )
         )
         # S3 → EventBridge through the bucket's own NotificationConfiguration.  The L2
         # `event_bridge_enabled=True` would do the same through a Custom::S3BucketNotifications Lambda

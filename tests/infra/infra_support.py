@@ -17,6 +17,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 STACK_NAME = "Imgpipe"
+SECOND_STACK_NAME = "ImgpipeStaging"  # a second copy in the same account and region
 # Context the session synthesis runs with (merged over cdk.json's context, as the CLI would).
 SETTINGS = {
     "renditions": [
@@ -34,6 +35,10 @@ CONTEXT = {
     "imgpipe:settings": SETTINGS,
     "imgpipe:logRetentionDays": LOG_RETENTION_DAYS,
 }
+ALARM_EMAIL = "ops@example.test"
+# The second stack: the same settings, the operations context set (an alarm subscriber, no reserved
+# concurrency, as a new account with a low concurrency limit deploys it).
+SECOND_CONTEXT = {**CONTEXT, "imgpipe:alarmEmail": ALARM_EMAIL, "imgpipe:reservedConcurrency": "off"}
 
 
 @dataclass
@@ -54,3 +59,21 @@ class Synth:
     def logical_id(self, construct: Any) -> str:
         """Logical id of an L2 construct's CloudFormation resource."""
         return self.stack.get_logical_id(construct.node.default_child)
+
+    def state_machine_definition(self) -> dict[str, Any]:
+        """The definition as CloudFormation hands it to Step Functions: the shipped ASL asset with the
+        template's DefinitionSubstitutions filled, intrinsics (ARNs, the table) shown as their JSON."""
+        import json
+        import re
+
+        (machine,) = self.resources("AWS::StepFunctions::StateMachine").values()
+        props = machine["Properties"]
+        key = props["DefinitionS3Location"]["Key"]
+        manifest = json.loads((self.outdir / f"{self.stack.stack_name}.assets.json").read_text())
+        (asset,) = [a for a in manifest["files"].values() if key in json.dumps(a["destinations"])]
+        text = (self.outdir / asset["source"]["path"]).read_text()
+        values = {
+            name: value if isinstance(value, str) else json.dumps(value, sort_keys=True).replace('"', "'")
+            for name, value in props["DefinitionSubstitutions"].items()
+        }
+        return json.loads(re.sub(r"\$\{(\w+)\}", lambda match: values[match.group(1)], text))

@@ -16,7 +16,7 @@ import pytest
 from infra_support import REPO_ROOT
 
 from imgpipe import topology
-from stacks import layer, packaging
+from stacks import layer, packaging, pins
 
 LAMBDA_PYTHON = packaging.lambda_python()
 CP = f"cp{packaging.LAMBDA_PYTHON_NODOT}"  # the wheel tag of the runtime's CPython
@@ -64,18 +64,21 @@ def test_layer_ships_runtime_cpython_manylinux_aarch64_pillow_and_pillow_heif(bu
             distribution,
             tags,
         )
-    pillow_pin = layer.pillow_requirement().split("==")[1]
-    assert (built_layer / f"pillow-{pillow_pin}.dist-info").is_dir()
+    assert (built_layer / f"pillow-{pins.locked_version('pillow')}.dist-info").is_dir()
     assert list((built_layer / "PIL").glob(f"_imaging.{packaging.CACHE_TAG}-aarch64-linux-gnu.so"))
 
 
 @pytest.mark.network
-def test_layer_ships_the_sdk_the_tests_ran_with(built_layer: Path) -> None:
-    """PutObject's IfNoneMatch needs botocore >= 1.35; the runtime's bundled SDK may be older."""
-    import importlib.metadata
-
-    for name in ("boto3", "botocore"):
-        assert (built_layer / f"{name}-{importlib.metadata.version(name)}.dist-info").is_dir(), name
+def test_layer_ships_the_locked_versions_of_everything_it_installs(built_layer: Path) -> None:
+    """The layer is built from uv.lock: what the tests ran with (PutObject's IfNoneMatch needs
+    botocore >= 1.35; the runtime's bundled SDK may be older), dependencies included."""
+    installed = {
+        pins.normalize(dist.name.split("-")[0]): dist.name.removesuffix(".dist-info").split("-", 1)[1]
+        for dist in built_layer.glob("*.dist-info")
+    }
+    assert {"boto3", "botocore", "pillow", "pillow-heif", "s3transfer", "urllib3"} <= set(installed)
+    locked = pins.locked_closure(layer.LAYER_DISTRIBUTIONS)
+    assert installed == {name: locked[name] for name in installed}
 
 
 @pytest.mark.network
@@ -203,14 +206,33 @@ def test_asset_hashes_change_when_bytecode_does(monkeypatch: pytest.MonkeyPatch)
     assert packaging.function_hash(topology.RESIZE) != function_before
 
 
-def test_layer_pins_pillow_as_pyproject_does() -> None:
-    dependencies = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert layer.pillow_requirement() in {d.replace(" ", "").lower() for d in dependencies}
-    assert re.fullmatch(r"pillow-heif==\d+(\.\d+)+", layer.pillow_heif_requirement())
+def test_layer_requirements_and_constraints_are_the_lock_files_versions() -> None:
+    lock = tomllib.loads((REPO_ROOT / "uv.lock").read_text())["package"]
+    locked = {pins.normalize(p["name"]): p["version"] for p in lock}
+    requirements = dict(r.split("==") for r in layer.requirements())
+    assert set(requirements) == set(layer.LAYER_DISTRIBUTIONS)
+    assert requirements == {name: locked[name] for name in requirements}
+    constraints = dict(c.split("==") for c in layer.constraints())
+    assert {"jmespath", "python-dateutil", "s3transfer", "urllib3"} <= set(constraints)  # boto3's own
+    assert constraints == {name: locked[name] for name in constraints}
+    # pyproject pins Pillow exactly too: the lock cannot have resolved anything else.
+    assert pins.exact_pin("pillow") == requirements["pillow"]
+
+
+def test_pins_come_from_the_files_not_from_what_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: "0.0.0")
+    assert "0.0.0" not in "".join(layer.requirements() + layer.constraints())
+    with pytest.raises(pins.PinError, match="pin pillow-heif exactly"):
+        pins.exact_pin("pillow-heif")  # a range in pyproject: only the lock has its version
+    with pytest.raises(pins.PinError, match="no single version"):
+        pins.locked_version("not-a-locked-package")
 
 
 def test_layer_asset_hash_follows_shipped_files_and_pins(monkeypatch: pytest.MonkeyPatch) -> None:
     before = layer.content_hash()
     assert layer.content_hash() == before  # deterministic
-    monkeypatch.setattr(layer, "pillow_heif_requirement", lambda: "pillow-heif==0.0.1")
+    locked = layer.constraints()
+    monkeypatch.setattr(layer, "constraints", lambda: [*locked, "urllib3==0.0.1"])  # a dependency moved
     assert layer.content_hash() != before

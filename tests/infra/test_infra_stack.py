@@ -133,8 +133,8 @@ def test_state_machine_definition_after_substitution_equals_the_asl_file(synth: 
     placeholders = set(re.findall(r"\$\{(\w+)\}", source))
     assert set(subs) == placeholders
 
-    def render(value: Any) -> str:  # an intrinsic as a comparable string
-        return json.dumps(value, sort_keys=True).replace('"', "'")
+    def render(value: Any) -> str:  # an intrinsic as a comparable string; text (a timeout) as it is
+        return value if isinstance(value, str) else json.dumps(value, sort_keys=True).replace('"', "'")
 
     def substitute(text: str, values: dict[str, str]) -> dict[str, Any]:
         return json.loads(re.sub(r"\$\{(\w+)\}", lambda m: values[m.group(1)], text))
@@ -226,21 +226,22 @@ def test_function_environment_comes_from_config_and_context(synth: Synth) -> Non
             config.ENV_TABLE: {"Ref": synth.logical_id(table.table)},
             config.ENV_SETTINGS: expected_settings,
             "POWERTOOLS_SERVICE_NAME": step.service_name,
-            "POWERTOOLS_METRICS_NAMESPACE": config.PROJECT,
+            "POWERTOOLS_METRICS_NAMESPACE": f"{config.PROJECT}/{STACK_NAME}",  # one namespace per stack
+            **({"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false"} if step is topology.API else {}),  # URLs
         }
         # What the handlers do at cold start accepts it.
         assert PipelineSettings.from_json(env[config.ENV_SETTINGS]) == PipelineSettings.from_mapping(SETTINGS)
 
 
-def test_functions_use_the_tested_powertools_release_and_the_image_layer(synth: Synth) -> None:
-    from importlib.metadata import version
+def test_functions_use_the_pinned_powertools_release_and_the_image_layer(synth: Synth) -> None:
+    from stacks.pins import exact_pin
 
     layer_id = synth.logical_id(synth.stack.functions.image_layer)
-    # The Powertools layer ARN comes from AWS's public SSM parameter for the release the tests ran.
+    # The Powertools layer ARN comes from AWS's public SSM parameter for the release pyproject pins.
     (parameter_id,) = [
         pid for pid, p in synth.template["Parameters"].items()
         if p.get("Default")
-        == f"/aws/service/powertools/python/arm64/{LAMBDA_RUNTIME_NAME}/{version('aws-lambda-powertools')}"
+        == f"/aws/service/powertools/python/arm64/{LAMBDA_RUNTIME_NAME}/{exact_pin('aws-lambda-powertools')}"
     ]  # fmt: skip
     assert synth.template["Parameters"][parameter_id]["Type"] == "AWS::SSM::Parameter::Value<String>"
     powertools = {"Ref": parameter_id}
@@ -330,7 +331,17 @@ def test_bucket_lifecycles_abort_multipart_uploads_and_expire_work_objects(synth
     input_rules = synth.resource(synth.logical_id(storage.input_bucket))["Properties"]["LifecycleConfiguration"][
         "Rules"
     ]
-    assert input_rules == [abort]  # originals are kept (docs/decisions.md)
+    # Originals are kept (docs/decisions.md), except a FAILED image's: tagged by the workflow, expired.
+    assert input_rules == [
+        abort,
+        {
+            "ExpirationInDays": topology.FAILED_ORIGINAL_EXPIRY_DAYS,
+            "Id": "expire-failed-originals",
+            "Prefix": config.UPLOAD_PREFIX,
+            "TagFilters": [dict(zip(("Key", "Value"), topology.FAILED_ORIGINAL_TAG, strict=True))],
+            "Status": "Enabled",
+        },
+    ]
     output_rules = synth.resource(synth.logical_id(storage.output_bucket))["Properties"]["LifecycleConfiguration"][
         "Rules"
     ]
@@ -556,7 +567,7 @@ def test_stage_is_the_one_documented_in_openapi(synth: Synth) -> None:
 def test_stack_outputs(synth: Synth) -> None:
     assert set(synth.template["Outputs"]) == {
         "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn",
-        topology.STATE_MACHINE_LOG_GROUP_OUTPUT,
+        topology.STATE_MACHINE_LOG_GROUP_OUTPUT, "AlarmTopicArn",
     }  # fmt: skip
 
 
@@ -625,13 +636,17 @@ def test_each_function_role_holds_exactly_what_its_handler_calls(synth: Synth) -
         assert grants(role_statements(synth, fns[name].role)) == expected_for(name, extra), name
 
 
-def test_state_machine_role_invokes_only_the_workflow_functions_and_updates_the_table(synth: Synth) -> None:
+def test_state_machine_role_invokes_the_workflow_functions_updates_the_table_and_tags_uploads(synth: Synth) -> None:
     statements = role_statements(synth, synth.stack.workflow.state_machine.role)
     fn_ids = function_logical_ids(synth)
     scoped = {(a, r) for a, r in grants(statements) if r != '"*"'}
     assert scoped == {
         *(("lambda:InvokeFunction", getatt(fn_ids[step.name])) for step in topology.WORKFLOW_STEPS),
         ("dynamodb:UpdateItem", getatt(synth.logical_id(synth.stack.table.table))),
+        (
+            "s3:PutObjectTagging",
+            object_arn(synth.logical_id(synth.stack.storage.input_bucket), f"{config.UPLOAD_PREFIX}*"),
+        ),
     }
 
 

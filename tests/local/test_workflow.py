@@ -12,11 +12,12 @@ from imgpipe import topology
 from imgpipe.client import Client
 from imgpipe.errors import CORRUPT_IMAGE, TransientError
 from imgpipe.history import local_history
-from imgpipe.paths import checkout_root
+from imgpipe.local.provision import LocalNames, load_definition
 
 from .conftest import poll
 
-DEFINITION = json.loads((checkout_root() / topology.STATE_MACHINE_FILE).read_text())
+# As the stack deploys it: the file's placeholders filled (the local stack's names; only the shape matters here).
+DEFINITION = json.loads(load_definition(LocalNames()))
 
 
 def history_of(stack, image_id: str):
@@ -31,6 +32,13 @@ def history_of(stack, image_id: str):
 
 def state(summary, name: str):
     return next(s for s in summary.states if s.name == name)
+
+
+def original_tags(stack, image_id: str) -> dict[str, str]:
+    s3 = stack.client("s3")
+    (original,) = s3.list_objects_v2(Bucket=stack.names.input_bucket, Prefix=f"uploads/{image_id}/")["Contents"]
+    tags = s3.get_object_tagging(Bucket=stack.names.input_bucket, Key=original["Key"])["TagSet"]
+    return {tag["Key"]: tag["Value"] for tag in tags}
 
 
 def test_happy_path_runs_every_state_once(stack, client: Client, photo: bytes):
@@ -74,7 +82,9 @@ def test_permanent_error_is_not_retried_and_records_failed(stack, client: Client
     assert summary.status == "FAILED"
     assert summary.error == "CORRUPT_IMAGE"
     assert state(summary, "Watermark").attempts == 1
-    assert [s.name for s in summary.states][-2:] == ["RecordFailure", "ImageFailed"]
+    assert [s.name for s in summary.states][-3:] == ["RecordFailure", "TagFailedOriginal", "ImageFailed"]
+    # The original is tagged for the input bucket's lifecycle rule: a FAILED image's upload expires.
+    assert original_tags(stack, image_id) == {topology.FAILED_ORIGINAL_TAG[0]: topology.FAILED_ORIGINAL_TAG[1]}
 
 
 def test_transient_errors_that_persist_end_failed_after_the_retries(stack, client: Client, photo: bytes):
@@ -198,3 +208,29 @@ def test_the_event_exactly_as_aws_sends_it_runs_the_whole_pipeline(stack, client
     record = client.image(image_id)
     assert record["status"] == "COMPLETE"
     assert record["executionId"] == arn
+
+
+def test_a_complete_images_original_is_kept_untagged(stack, client: Client, photo: bytes):
+    image_id = client.upload("kept.jpg", photo, "image/jpeg")
+    assert client.wait(image_id)["status"] == "COMPLETE"
+    assert original_tags(stack, image_id) == {}
+
+
+def test_failing_to_tag_the_original_still_records_failed(stack, client: Client, photo: bytes):
+    """Tagging is best effort: the original gone (or S3 refusing) must not keep FAILED unrecorded."""
+
+    def gone(real, event, context):
+        source = event["source"]
+        stack.client("s3").delete_object(Bucket=source["bucket"], Key=source["key"])
+        raise CORRUPT_IMAGE("JPEG data cannot be decoded: broken data stream")
+
+    with stack.lambdas.override("resize", gone):
+        image_id = client.upload("vanishing.jpg", photo, "image/jpeg")
+        view = client.wait(image_id)
+    assert view["status"] == "FAILED"
+    assert view["error"]["code"] == "CORRUPT_IMAGE"
+    (summary,) = history_of(stack, image_id)
+    assert summary.status == "FAILED" and summary.error == "CORRUPT_IMAGE"
+    tagging = state(summary, "TagFailedOriginal")
+    assert tagging.failures and tagging.attempts == 2  # tried, retried once, then given up
+    assert [s.name for s in summary.states][-2:] == ["TagFailedOriginal", "ImageFailed"]
