@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import cdk_monitoring_constructs as cmc
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
@@ -59,8 +60,10 @@ class Monitored:
     state_machine: sfn.StateMachine
     execution_log: logs.ILogGroup
     rule: events.Rule
-    dead_letter_queue: sqs.Queue
+    dead_letter_queue: sqs.Queue  # the trigger's: uploads the workflow never started for
     rest_api: apigw.RestApi
+    # Any other dead-letter queue of the stack, by a name for its alarm: each alarms once it holds a message.
+    other_dead_letter_queues: Mapping[str, sqs.IQueue] = field(default_factory=dict)
 
 
 class Monitoring(Construct):
@@ -113,6 +116,13 @@ class Monitoring(Construct):
             human_readable_name="Dead-letter queue (uploads EventBridge could not hand to the workflow)",
             add_queue_max_size_alarm={"Critical": cmc.MaxMessageCountThreshold(max_message_count=0)},
         )
+        for name, queue in watched.other_dead_letter_queues.items():
+            facade.monitor_sqs_queue(
+                queue=queue,
+                alarm_friendly_name=name,
+                human_readable_name=f"Dead-letter queue {name}",
+                add_queue_max_size_alarm={"Critical": cmc.MaxMessageCountThreshold(max_message_count=0)},
+            )
         facade.monitor_step_function(
             state_machine=watched.state_machine,
             alarm_friendly_name="Workflow",

@@ -76,6 +76,10 @@ class PipelineStack(Stack):
                 "Execution history of the Express workflow (imgpipe history --stack <name>)",
             ),
         }
+        outputs["DeadLetterQueueUrl"] = (
+            self.trigger.dead_letter_queue.queue_url,
+            "Upload events EventBridge could not hand to the workflow (imgpipe redrive --stack <name>)",
+        )
         outputs["AlarmTopicArn"] = (
             self.monitoring.alarm_topic.topic_arn,
             "Every alarm notifies this SNS topic (subscribe with imgpipe:alarmEmail or aws sns subscribe)",

@@ -214,6 +214,10 @@ def test_the_alarms_watch_what_the_operations_section_lists(synth: Synth) -> Non
     queue = {"Fn::GetAtt": [synth.logical_id(stack.trigger.dead_letter_queue), "QueueName"]}
     (dlq,) = alarms_on(synth, "AWS/SQS", "ApproximateNumberOfMessagesVisible", QueueName=queue)
     assert (dlq["ComparisonOperator"], dlq["Threshold"]) == ("GreaterThanThreshold", 0)
+    # Every queue of the stack is a dead-letter queue of something, and each one alarms.
+    for logical_id in synth.resources("AWS::SQS::Queue"):
+        name = {"Fn::GetAtt": [logical_id, "QueueName"]}
+        assert alarms_on(synth, "AWS/SQS", "ApproximateNumberOfMessagesVisible", QueueName=name), logical_id
     (rule,) = alarms_on(
         synth, "AWS/Events", "FailedInvocations", RuleName={"Ref": synth.logical_id(stack.trigger.rule)}
     )

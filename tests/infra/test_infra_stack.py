@@ -567,7 +567,7 @@ def test_stage_is_the_one_documented_in_openapi(synth: Synth) -> None:
 def test_stack_outputs(synth: Synth) -> None:
     assert set(synth.template["Outputs"]) == {
         "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn",
-        topology.STATE_MACHINE_LOG_GROUP_OUTPUT, "AlarmTopicArn",
+        topology.STATE_MACHINE_LOG_GROUP_OUTPUT, "AlarmTopicArn", "DeadLetterQueueUrl",
     }  # fmt: skip
 
 
