@@ -87,7 +87,7 @@ def provision(session: Any, names: LocalNames, cors_allowed_origins: tuple[str, 
     sqs = session.client("sqs")
     dlq_url = sqs.create_queue(QueueName=names.dead_letter_queue)["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
+    queue_url: str = sqs.create_queue(
         QueueName=names.queue,
         Attributes={
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "5"}),
