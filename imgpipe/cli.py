@@ -4,6 +4,7 @@ imgpipe serve                      the whole stack on 127.0.0.1 (API :3000, AWS 
 imgpipe process FILE… --out DIR    start a stack, upload, wait, print history, save renditions
 imgpipe history [IMAGE_ID]         execution history from a running stack (or --stack on AWS)
 imgpipe redrive                    deliver dead-lettered events again (or --stack on AWS)
+imgpipe token --user NAME          an ID token from the running stack's user pool (serve --auth jwt)
 imgpipe render FILE… --out DIR     the same image code in-process, no stack
 """
 
@@ -36,6 +37,11 @@ def _load_settings(args: argparse.Namespace) -> config.PipelineSettings:
             settings = replace(settings, watermark=replace(settings.watermark, text=args.watermark_text))
         except config.SettingsError as exc:
             raise UsageError(f"--watermark-text: {exc}") from None
+    modes = {name: getattr(args, name) for name in ("auth", "delivery") if getattr(args, name, None)}
+    if modes:  # --auth / --delivery win over the same keys in --settings
+        from dataclasses import replace
+
+        settings = replace(settings, **modes)
     return settings
 
 
@@ -63,10 +69,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stack.start()
     state_file = running.register(stack.api_url, stack.aws_endpoint)  # `imgpipe history` finds it
     key_header = f" -H {shlex.quote('x-api-key: ' + args.api_key)}" if args.api_key else ""
+    if stack.settings.auth == "jwt":
+        token_command = "imgpipe token --user alice" + (
+            f" --aws-port {stack.aws_port}" if stack.aws_port != 3001 else ""
+        )
+        key_header += f' -H "Authorization: Bearer $({token_command})"'
     print(f"imgpipe local stack is up\n  API          {stack.api_url}\n  AWS endpoint {stack.aws_endpoint}")
     print(f"  state machine {stack.names.state_machine_arn}")
     print(f"  buckets      {stack.names.input_bucket} (uploads), {stack.names.output_bucket} (renditions)")
     print(f"  table        {stack.names.table}")
+    print(
+        f"  delivery     {stack.settings.delivery}"
+        + (f" (renditions at {stack.renditions_base_url}/renditions/…)" if stack.settings.delivery == "cdn" else "")
+    )
+    if stack.user_pool:
+        print(f"  auth         jwt: user pool {stack.user_pool.pool_id}, app client {stack.user_pool.client_id}")
     print("try:")
     print(
         # Double quotes: the shell expands $(...) in the URL when this line is pasted.
@@ -180,6 +197,36 @@ def cmd_history(args: argparse.Namespace) -> int:
         print("no executions" + (f" for image {args.image_id}" if args.image_id else ""))
         return 1 if args.image_id else 0
     print("\n\n".join(format_summary(s) for s in summaries))
+    return 0
+
+
+# ---- token -------------------------------------------------------------------------------------
+def cmd_token(args: argparse.Namespace) -> int:
+    import boto3
+
+    from imgpipe.local.cognito import find_user_pool, issue_token
+    from imgpipe.local.pipeline import LOCAL_CREDENTIALS
+    from imgpipe.local.provision import LocalNames
+
+    names = LocalNames()
+    endpoint, found = _local_endpoint(args)
+    cognito = boto3.client(
+        "cognito-idp",
+        endpoint_url=endpoint,
+        region_name=names.region,
+        aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+    )
+    try:
+        pool = find_user_pool(cognito, names.user_pool, names.user_pool_client)
+    except Exception as exc:
+        print(f"cannot reach the local stack at {endpoint}: {exc}\n{_where_is_serve(found)}", file=sys.stderr)
+        return 2
+    if pool is None:
+        print(f"no user pool at {endpoint}: start the stack with `imgpipe serve --auth jwt`", file=sys.stderr)
+        return 2
+    print(issue_token(cognito, pool, args.user))
     return 0
 
 
@@ -316,6 +363,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--api-key", help="require this x-api-key header, as the deployed API does")
     serve.add_argument(
+        "--auth",
+        choices=config.AUTH_MODES,
+        help="apiKey (default): every caller sees every image; jwt: Cognito ID tokens "
+        "(Authorization: Bearer, from `imgpipe token`), each user sees only their own images",
+    )
+    serve.add_argument(
+        "--delivery",
+        choices=config.DELIVERY_MODES,
+        help="cdn (default): stable unsigned rendition URLs on the API port; presigned: expiring S3 URLs",
+    )
+    serve.add_argument(
         "--log-level",
         default="INFO",
         type=str.upper,
@@ -348,6 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--endpoint-url", help="AWS endpoint of a running local stack")
     history.add_argument("--stack", help="a deployed stack's name: read history from its CloudWatch log group")
     history.set_defaults(func=cmd_history)
+
+    token = sub.add_parser("token", help="print an ID token for a user of the running stack (serve --auth jwt)")
+    token.add_argument("--user", required=True, help="user name; created in the local user pool if missing")
+    token.add_argument(
+        "--aws-port", type=int, help="AWS endpoint port of the local stack (default: the running `imgpipe serve`)"
+    )
+    token.add_argument("--endpoint-url", help="AWS endpoint of a running local stack")
+    token.set_defaults(func=cmd_token)
 
     redrive = sub.add_parser("redrive", help="deliver dead-lettered events again (local DLQ, or --stack on AWS)")
     redrive.add_argument("--aws-port", type=int, help="AWS endpoint port of the local stack (default: the running one)")

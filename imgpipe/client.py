@@ -31,6 +31,7 @@ class Client:
     api_url: str
     api_key: str | None = None
     timeout: float = 30
+    token: str | None = None  # auth "jwt": a Cognito ID token, sent as Authorization: Bearer
 
     def _call(
         self, method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None
@@ -42,10 +43,16 @@ class Client:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
+    def auth_headers(self) -> dict[str, str]:
+        headers = {"x-api-key": self.api_key} if self.api_key else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
     def get(self, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET ``path`` of the API with ``query`` as sent: the JSON body, or ApiError unless 200."""
         url = self.api_url.rstrip("/") + path + ("?" + urllib.parse.urlencode(query) if query else "")
-        status, body = self._call("GET", url, headers={"x-api-key": self.api_key} if self.api_key else {})
+        status, body = self._call("GET", url, headers=self.auth_headers())
         try:
             parsed = json.loads(body) if body else {}
         except ValueError:

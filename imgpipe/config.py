@@ -32,6 +32,21 @@ ENV_SETTINGS = "IMGPIPE_SETTINGS"
 # The workflow's log group, where the API function reads an Express execution's history on AWS;
 # unset locally, where the emulator keeps each execution's history itself.
 ENV_HISTORY_LOG_GROUP = "IMGPIPE_HISTORY_LOG_GROUP"
+# Where renditions are served from with delivery "cdn": https://<distribution or custom domain> on
+# AWS (set by the stack), the local API's base URL locally.  No trailing slash.
+ENV_RENDITIONS_BASE_URL = "IMGPIPE_RENDITIONS_BASE_URL"
+
+# How clients fetch renditions: "cdn" (stable unsigned URLs behind CloudFront, public to whoever
+# has the URL) or "presigned" (short-lived presigned S3 GETs, for private images).
+DELIVERY_MODES = ("cdn", "presigned")
+# Who may call the API: "apiKey" (one shared key; every caller sees every image) or "jwt" (Cognito
+# user pool tokens; each user sees only their own images).
+AUTH_MODES = ("apiKey", "jwt")
+# The owner of every record when auth is "apiKey": there are no user identities to tell apart.
+SHARED_OWNER = "shared"
+# Renditions never change under their key (an image id is one content, forever): caches may keep them.
+RENDITION_MAX_AGE_S = 365 * 24 * 3600
+RENDITION_CACHE_CONTROL = f"public, max-age={RENDITION_MAX_AGE_S}, immutable"
 
 RENDITION_FORMATS = ("jpeg", "webp", "avif", "png", "auto")
 ANCHORS = (
@@ -162,6 +177,8 @@ class PipelineSettings:
     # Web pages (origins) allowed to call the API and upload from a browser: ("*",) for any, or exact
     # origins such as "https://app.example.com".  The API's CORS and both buckets' CORS rules use it.
     cors_allowed_origins: tuple[str, ...] = ("*",)
+    delivery: str = "cdn"  # one of DELIVERY_MODES
+    auth: str = "apiKey"  # one of AUTH_MODES
 
     def __post_init__(self) -> None:
         _check_types(self, "")
@@ -179,6 +196,10 @@ class PipelineSettings:
         if not re.fullmatch(r"#[0-9a-fA-F]{6}", self.background):
             raise SettingsError("background must be #rrggbb")
         _check_origins(self.cors_allowed_origins)
+        if self.delivery not in DELIVERY_MODES:
+            raise SettingsError(f"delivery must be one of {DELIVERY_MODES}, not {self.delivery!r}")
+        if self.auth not in AUTH_MODES:
+            raise SettingsError(f"auth must be one of {AUTH_MODES}, not {self.auth!r}")
 
     # ---- (de)serialisation: one JSON document in one environment variable / CDK context key ----
     def to_json(self) -> str:

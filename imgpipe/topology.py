@@ -103,7 +103,7 @@ API_STAGE = "prod"
 # here.  The API's preflight is answered by API Gateway itself (stacks/api.py) and by the local twin
 # (imgpipe/local/apigw.py); the bucket rules go to the CDK buckets (stacks/storage.py) and to the
 # local buckets (imgpipe/local/provision.py), where the local S3 answers from them (s3_access.py).
-API_CORS_ALLOW_HEADERS = ("Content-Type", "X-Api-Key")
+API_CORS_ALLOW_HEADERS = ("Content-Type", "X-Api-Key", "Authorization")  # Authorization: auth "jwt"
 API_CORS_ALLOW_METHODS = (*sorted({route.method for route in API_ROUTES}), "OPTIONS")
 API_CORS_MAX_AGE_S = 600
 
@@ -156,3 +156,14 @@ def object_created_pattern(input_bucket: str) -> dict[str, Any]:
             "object": {"key": [{"prefix": UPLOAD_PREFIX}]},
         },
     }
+
+
+# ---- delivery "cdn": CloudFront on AWS (stacks/delivery.py), the local API port locally -------------
+# What CloudFront's response headers policy adds to every rendition, and the local twin too: browsers
+# must not sniff a rendition into another type, and any page may read one (they are public by URL).
+RENDITION_CONTENT_TYPE_OPTIONS = "nosniff"
+RENDITION_CORS_ALLOW_ORIGIN = "*"
+RENDITION_CORS_ALLOW_METHODS = ("GET", "HEAD")
+
+# ---- auth "jwt": the Cognito user pool the stack creates and the local pool ---------------------------
+USER_POOL_PASSWORD_MIN_LENGTH = 12

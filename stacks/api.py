@@ -1,7 +1,8 @@
 """The HTTP API: ``GET /upload-url`` and ``GET /images/{imageId}``, both proxied to the API function.
 
-Callers present an API key (header ``x-api-key``) bound to a usage plan with a quota and a throttle;
-the stage adds its own throttle, X-Ray tracing, JSON access logs and error-level execution logs.
+With auth ``apiKey`` callers present an API key (header ``x-api-key``) bound to a usage plan with a
+quota and a throttle; with auth ``jwt`` a Cognito ID token (header ``Authorization``, stacks/auth.py)
+instead.  The stage adds its own throttle, X-Ray tracing, JSON access logs and error-level execution logs.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ class Api(Construct):
         *,
         options: DeployOptions,
         handler: lambda_.IFunction,
+        authorizer: apigw.IAuthorizer | None = None,
     ) -> None:
+        """``authorizer`` (auth ``jwt``, stacks/auth.py) guards every method instead of the API key."""
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
 
@@ -173,11 +176,19 @@ class Api(Construct):
             self.methods[route.resource] = resource.add_method(
                 route.method,
                 integration,
-                api_key_required=True,
+                api_key_required=authorizer is None,
+                authorizer=authorizer,
+                authorization_type=apigw.AuthorizationType.COGNITO if authorizer else None,
                 request_validator=validator,
                 request_parameters=parameters,
             )
 
+        self.api_key: apigw.IApiKey | None = None
+        if authorizer is None:
+            self._api_key_and_usage_plan(stack)
+        self._acknowledge(by_api_key=authorizer is None)
+
+    def _api_key_and_usage_plan(self, stack: Stack) -> None:
         self.api_key = self.rest_api.add_api_key("ApiKey", description=f"{stack.stack_name}: imgpipe API clients")
         self.usage_plan = self.rest_api.add_usage_plan(
             "UsagePlan",
@@ -189,9 +200,7 @@ class Api(Construct):
         )
         self.usage_plan.add_api_key(self.api_key)
 
-        self._acknowledge()
-
-    def _acknowledge(self) -> None:
+    def _acknowledge(self, *, by_api_key: bool) -> None:
         acknowledge(
             self.rest_api.deployment_stage,
             {
@@ -201,9 +210,11 @@ class Api(Construct):
                 "API needs today.",
             },
         )
+        if not by_api_key:
+            return  # auth "jwt": every method has the Cognito authorizer (APIG4 and COG4 hold)
         key_reason = (
-            "Callers are authenticated by a required API key (usage plan with quota and throttle); there are no "
-            "end-user identities in this system to authorise with IAM or Cognito."
+            "Callers are authenticated by a required API key (usage plan with quota and throttle); with auth "
+            "'apiKey' there are no end-user identities to authorise with IAM or Cognito (auth 'jwt' adds them)."
         )
         for method in self.methods.values():
             acknowledge(method, {"AwsSolutions-APIG4": key_reason, "AwsSolutions-COG4": key_reason})

@@ -16,6 +16,13 @@ Context keys (``cdk.json``'s ``context`` block or ``cdk deploy -c key=value``):
     A layer version number of the AWS-published Powertools layer, to pin it by hand.  By default the
     layer ARN is resolved at deploy time from the public SSM parameter AWS publishes for the
     Powertools release pyproject.toml pins exactly (``powertools_ssm_parameter``).
+``imgpipe:cdnDomain`` and ``imgpipe:cdnCertificateArn``
+    With delivery ``cdn``: serve renditions from this host name (e.g. ``img.example.com``) with this
+    ACM certificate, which CloudFront requires in us-east-1.  Both or neither; without them the
+    distribution's own ``*.cloudfront.net`` name is used.  Point the name's DNS record (CNAME or
+    alias) at the ``DistributionDomainName`` output.
+``imgpipe:userPoolArn``
+    With auth ``jwt``: accept ID tokens of this existing Cognito user pool instead of creating one.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ SETTINGS_KEY = "imgpipe:settings"
 LOG_RETENTION_KEY = "imgpipe:logRetentionDays"
 REMOVAL_POLICY_KEY = "imgpipe:removalPolicy"
 POWERTOOLS_LAYER_KEY = "imgpipe:powertoolsLayerVersion"
+CDN_DOMAIN_KEY = "imgpipe:cdnDomain"
+CDN_CERTIFICATE_KEY = "imgpipe:cdnCertificateArn"
+USER_POOL_ARN_KEY = "imgpipe:userPoolArn"
 
 DEFAULT_LOG_RETENTION_DAYS = 30
 
@@ -196,3 +206,43 @@ class OperationsOptions:
         if email and not _EMAIL.fullmatch(email):
             raise SettingsError(f"{ALARM_EMAIL_KEY} must be an e-mail address, not {email!r}")
         return cls(dict(reserved), email)
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+# CloudFront only takes certificates from ACM in us-east-1.
+_CDN_CERTIFICATE_ARN = re.compile(r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}")
+_USER_POOL_ARN = re.compile(r"arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[a-z0-9-]+_[0-9A-Za-z]+")
+
+
+@dataclass(frozen=True)
+class AccessOptions:
+    """Context of delivery ``cdn`` (custom domain) and auth ``jwt`` (an existing user pool)."""
+
+    cdn_domain: str | None = None
+    cdn_certificate_arn: str | None = None
+    user_pool_arn: str | None = None
+
+    @classmethod
+    def from_context(cls, node: Node) -> AccessOptions:
+        return cls.from_values(
+            node.try_get_context(CDN_DOMAIN_KEY),
+            node.try_get_context(CDN_CERTIFICATE_KEY),
+            node.try_get_context(USER_POOL_ARN_KEY),
+        )
+
+    @classmethod
+    def from_values(cls, domain: Any, certificate: Any, user_pool: Any) -> AccessOptions:
+        domain = str(domain).strip().lower().rstrip(".") if domain else None
+        certificate = str(certificate).strip() if certificate else None
+        user_pool = str(user_pool).strip() if user_pool else None
+        if bool(domain) != bool(certificate):
+            raise SettingsError(f"{CDN_DOMAIN_KEY} and {CDN_CERTIFICATE_KEY} go together: give both or neither")
+        if domain and not _HOST_NAME.fullmatch(domain):
+            raise SettingsError(f"{CDN_DOMAIN_KEY} must be a host name like img.example.com, not {domain!r}")
+        if certificate and not _CDN_CERTIFICATE_ARN.fullmatch(certificate):
+            raise SettingsError(
+                f"{CDN_CERTIFICATE_KEY} must be an ACM certificate ARN in us-east-1 (CloudFront's region)"
+            )
+        if user_pool and not _USER_POOL_ARN.fullmatch(user_pool):
+            raise SettingsError(f"{USER_POOL_ARN_KEY} must be a Cognito user pool ARN, not {user_pool!r}")
+        return cls(domain, certificate, user_pool)

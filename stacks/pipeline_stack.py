@@ -1,4 +1,5 @@
-"""The one imgpipe stack: storage, table, functions, workflow, trigger and API, wired together."""
+"""The one imgpipe stack: storage, table, functions, workflow, trigger, API, and (by settings)
+the CloudFront delivery of renditions and the Cognito user pool, wired together."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
-from imgpipe import topology
+from imgpipe import config, topology
 
 from .api import Api
-from .context import DeployOptions, OperationsOptions
+from .auth import Auth
+from .context import AccessOptions, DeployOptions, OperationsOptions
+from .delivery import Delivery
 from .functions import Functions
 from .monitoring import Monitored, Monitoring
 from .storage import Storage
@@ -44,7 +47,22 @@ class PipelineStack(Stack):
             self, "Workflow", options=options, functions=self.functions, table=self.table, storage=self.storage
         )
         self.trigger = Trigger(self, "Trigger", options=options, storage=self.storage, workflow=self.workflow)
-        self.api = Api(self, "Api", options=options, handler=self.functions.functions["api"])
+        access = AccessOptions.from_context(self.node)
+        self.delivery: Delivery | None = None
+        if options.settings.delivery == "cdn":
+            self.delivery = Delivery(self, "Delivery", options=options, access=access, storage=self.storage)
+            for function in self.functions.functions.values():  # the API and the events make URLs
+                function.add_environment(config.ENV_RENDITIONS_BASE_URL, self.delivery.base_url)
+        self.auth: Auth | None = None
+        if options.settings.auth == "jwt":
+            self.auth = Auth(self, "Auth", options=options, access=access)
+        self.api = Api(
+            self,
+            "Api",
+            options=options,
+            handler=self.functions.functions["api"],
+            authorizer=self.auth.authorizer if self.auth else None,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -59,14 +77,8 @@ class PipelineStack(Stack):
             alarm_email=operations.alarm_email,
         )
 
-        key_id = self.api.api_key.key_id
         outputs = {
             "ApiUrl": (self.api.rest_api.url, "Base URL of the API (stage included)"),
-            "ApiKeyId": (
-                key_id,
-                "API key id; its value (the x-api-key header): aws apigateway get-api-key "
-                "--api-key <ApiKeyId> --include-value --query value --output text",
-            ),
             "InputBucketName": (self.storage.input_bucket.bucket_name, "Uploads land here (presigned PUT)"),
             "OutputBucketName": (self.storage.output_bucket.bucket_name, "Renditions are written here"),
             "TableName": (self.table.table.table_name, "Image records"),
@@ -84,5 +96,25 @@ class PipelineStack(Stack):
             self.monitoring.alarm_topic.topic_arn,
             "Every alarm notifies this SNS topic (subscribe with imgpipe:alarmEmail or aws sns subscribe)",
         )
+        if self.api.api_key is not None:
+            outputs["ApiKeyId"] = (
+                self.api.api_key.key_id,
+                "API key id; its value (the x-api-key header): aws apigateway get-api-key "
+                "--api-key <ApiKeyId> --include-value --query value --output text",
+            )
+        if self.delivery is not None:
+            outputs["RenditionsBaseUrl"] = (self.delivery.base_url, "Rendition URLs start here (delivery cdn)")
+            outputs["DistributionId"] = (self.delivery.distribution.distribution_id, "CloudFront distribution")
+            outputs["DistributionDomainName"] = (
+                self.delivery.distribution.distribution_domain_name,
+                "Point a custom domain's DNS record here (imgpipe:cdnDomain)",
+            )
+        if self.auth is not None:
+            outputs["UserPoolId"] = (
+                self.auth.user_pool.user_pool_id,
+                "Cognito user pool whose ID tokens the API takes",
+            )
+            if self.auth.client is not None:
+                outputs["UserPoolClientId"] = (self.auth.client.user_pool_client_id, "App client of the user pool")
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

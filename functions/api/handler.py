@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from imgpipe.config import API_ROUTES, ENV_SETTINGS, PipelineSettings, cors_allow_origin
+from imgpipe.config import API_ROUTES, ENV_SETTINGS, SHARED_OWNER, PipelineSettings, cors_allow_origin
 from imgpipe.observability import logger, metrics, tracer
 from imgpipe.runtime import default_runtime
 
@@ -20,7 +20,9 @@ from .logic import Api, BadRequest, image_status, issue_upload_url
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 Query = dict[str, str]
-Operation = Callable[[Query, dict[str, str]], tuple[int, dict[str, Any]]]
+# (query, path parameters, the caller's owner) -> (status, body)
+Operation = Callable[[Query, dict[str, str], str], tuple[int, dict[str, Any]]]
+UNAUTHORIZED = {"message": "Unauthorized"}  # API Gateway's own answer to a missing or bad token
 
 
 def default_api() -> Api:  # cheap: the runtime beneath is built once per container
@@ -32,17 +34,30 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def caller_owner(event: dict[str, Any], settings: PipelineSettings) -> str | None:
+    """Whose images this request may see: the token's ``sub`` with ``auth: jwt`` (API Gateway's
+    Cognito authorizer has verified the token and put its claims here), the one shared owner with
+    ``auth: apiKey``.  None: a jwt request without claims, which only a misconfigured API can send."""
+    if settings.auth == "apiKey":
+        return SHARED_OWNER
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    sub = (authorizer.get("claims") or {}).get("sub")
+    return sub if isinstance(sub, str) and sub else None
+
+
 @tracer.capture_method
-def upload_url(query: Query, _: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    result = issue_upload_url(default_api(), query.get("filename"), query.get("contentType"), query.get("size"))
+def upload_url(query: Query, _: dict[str, str], owner: str) -> tuple[int, dict[str, Any]]:
+    result = issue_upload_url(
+        default_api(), query.get("filename"), query.get("contentType"), query.get("size"), owner=owner
+    )
     metrics.add_metric(name="UploadUrlsIssued", unit="Count", value=1)
     return 200, result
 
 
 @tracer.capture_method
-def get_image(_: Query, path: dict[str, str]) -> tuple[int, dict[str, Any]]:
+def get_image(_: Query, path: dict[str, str], owner: str) -> tuple[int, dict[str, Any]]:
     image_id = path.get("imageId", "")
-    view = image_status(default_api(), image_id)
+    view = image_status(default_api(), image_id, owner=owner)
     metrics.add_metric(name="ImageStatusRead", unit="Count", value=1)
     if view is None:
         return 404, error_body("IMAGE_NOT_FOUND", f"no image {image_id}")
@@ -64,8 +79,11 @@ def respond(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     route = ROUTES.get((event.get("httpMethod", ""), event.get("resource", "")))
     if route is None:
         return 404, error_body("NOT_FOUND", "no such route")
+    owner = caller_owner(event, default_runtime().settings)
+    if owner is None:
+        return 401, UNAUTHORIZED
     try:
-        return route(event.get("queryStringParameters") or {}, event.get("pathParameters") or {})
+        return route(event.get("queryStringParameters") or {}, event.get("pathParameters") or {}, owner)
     except BadRequest as exc:
         metrics.add_metric(name="RequestsRejected", unit="Count", value=1)
         return 400, error_body(exc.code, exc.message)

@@ -16,10 +16,12 @@ from imgpipe.config import (
     EXPRESS_MAX_DURATION_S,
     FAILED,
     PROCESSING,
+    SHARED_OWNER,
     UPLOAD_PREFIX,
     PipelineSettings,
 )
 from imgpipe.contracts import utc_now
+from imgpipe.delivery import RenditionDelivery
 from imgpipe.errors import message_from_cause
 from imgpipe.uploads import UploadRefused, safe_filename, upload_content_type
 
@@ -49,6 +51,19 @@ class Api:
     output_bucket: str
     images: ImageRepository
     presigner: Presigner
+    delivery: RenditionDelivery | None = None  # None: from settings and the environment, on first use
+
+    def rendition_delivery(self) -> RenditionDelivery:
+        if self.delivery is None:
+            self.delivery = RenditionDelivery.from_settings(self.settings, self.output_bucket, self.presigner)
+        return self.delivery
+
+
+def owned_by(record: dict[str, Any], owner: str) -> bool:
+    """Every read, list and delete is scoped to the caller: another owner's image does not exist for
+    them.  Records written before owners existed belong to the shared (API key) owner."""
+    stored: str = record.get("owner", SHARED_OWNER)
+    return stored == owner
 
 
 def sanitise_filename(name: str | None) -> str:
@@ -86,7 +101,9 @@ def declared_size(size: str | None, max_bytes: int) -> int:
     return length
 
 
-def issue_upload_url(api: Api, filename: str | None, content_type: str | None, size: str | None) -> dict[str, Any]:
+def issue_upload_url(
+    api: Api, filename: str | None, content_type: str | None, size: str | None, *, owner: str
+) -> dict[str, Any]:
     safe_name = sanitise_filename(filename)
     content_type = declared_content_type(content_type)
     length = declared_size(size, api.settings.limits.max_bytes)
@@ -98,6 +115,7 @@ def issue_upload_url(api: Api, filename: str | None, content_type: str | None, s
     api.images.create_awaiting(
         {
             "imageId": image_id,
+            "owner": owner,
             "status": AWAITING_UPLOAD,
             "upload": {"key": key, "filename": safe_name, "declaredType": content_type, "declaredSize": length},
             "createdAt": now,
@@ -130,11 +148,11 @@ def _stuck(record: dict[str, Any], now: datetime) -> bool:
     return (now - started).total_seconds() > EXPRESS_MAX_DURATION_S + STUCK_GRACE_S
 
 
-def image_status(api: Api, image_id: str, now: datetime | None = None) -> dict[str, Any] | None:
+def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = None) -> dict[str, Any] | None:
     if not _IMAGE_ID.fullmatch(image_id):
         return None
     record = api.images.get(image_id)
-    if record is None:
+    if record is None or not owned_by(record, owner):
         return None
     now = now or datetime.now(UTC)
     if _stuck(record, now):
@@ -156,12 +174,8 @@ def image_status(api: Api, image_id: str, now: datetime | None = None) -> dict[s
     if record.get("original"):
         view["original"] = record["original"]
     if status == COMPLETE:
-        ttl = api.settings.download_url_ttl
         view["completedAt"] = record.get("completedAt")
-        view["renditions"] = [
-            {**r, "url": api.presigner.presign_get(api.output_bucket, r["key"], ttl)}
-            for r in record.get("renditions", [])
-        ]
+        view["renditions"] = api.rendition_delivery().with_urls(record.get("renditions", []), now)
     if status == FAILED:
         view["failedAt"] = record.get("failedAt")
         view["error"] = _error_view(record.get("error") or {})

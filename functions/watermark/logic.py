@@ -6,12 +6,12 @@ import io
 from typing import Any
 
 from imgpipe.adapters import ObjectStore
-from imgpipe.config import RENDITION_PREFIX, PipelineSettings, SettingsError
+from imgpipe.config import RENDITION_CACHE_CONTROL, RENDITION_PREFIX, PipelineSettings, SettingsError
 from imgpipe.contracts import RenditionRecord, WatermarkInput, WatermarkOutput
 from imgpipe.errors import CORRUPT_IMAGE
 from imgpipe.image import encoding, intermediate, watermark
 
-CACHE_CONTROL = "public, max-age=31536000, immutable"
+CACHE_CONTROL = RENDITION_CACHE_CONTROL  # renditions never change under their key; the CDN caches them a year
 MAX_LOGO_BYTES = 5 * 1024 * 1024
 MAX_LOGO_EDGE = 4096
 # The object holding an image's intermediates (raw RGB/RGBA renditions, intermediate.encode_intermediate):

@@ -24,7 +24,7 @@ from joserfc.jwk import KeySet
 
 from imgpipe.topology import USER_POOL_PASSWORD_MIN_LENGTH
 
-BEARER = "bearer "
+BEARER = "bearer"
 # How API Gateway renders a token's date claims in requestContext.authorizer.claims.
 _CLAIM_DATE_FORMAT = "%a %b %d %H:%M:%S UTC %Y"
 _DATE_CLAIMS = ("exp", "iat", "auth_time")
@@ -83,8 +83,9 @@ def bearer_token(authorization: str | None) -> str | None:
     if not authorization:
         return None
     value = authorization.strip()
-    if value.lower().startswith(BEARER):
-        value = value[len(BEARER) :].strip()
+    scheme, _, rest = value.partition(" ")
+    if scheme.lower() == BEARER:
+        value = rest.strip()
     return value or None
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from imgpipe import config, topology
+from imgpipe.local.cognito import LocalUserPool
 from imgpipe.paths import checkout_root
 
 ACCOUNT = "123456789012"
@@ -23,6 +24,8 @@ class LocalNames:
     dead_letter_queue: str = f"{config.PROJECT}-object-created-dlq"
     rule: str = f"{config.PROJECT}-object-created"
     role: str = f"{config.PROJECT}-local"
+    user_pool: str = f"{config.PROJECT}-users"  # auth "jwt" only
+    user_pool_client: str = f"{config.PROJECT}-local"
 
     def function_name(self, step: topology.Step) -> str:
         return f"{config.PROJECT}-{step.name}"
@@ -107,3 +110,29 @@ def provision(session: Any, names: LocalNames, cors_allowed_origins: tuple[str, 
         name=names.state_machine, definition=load_definition(names), roleArn=role_arn, type="EXPRESS"
     )
     return queue_url
+
+
+def provision_user_pool(session: Any, names: LocalNames) -> LocalUserPool:
+    """The user pool and app client of auth "jwt", as the stack makes them (stacks/auth.py): the same
+    password policy, and sign-in by user name and password (USER_PASSWORD_AUTH) for `imgpipe token`."""
+    cognito = session.client("cognito-idp")
+    pool_id = cognito.create_user_pool(
+        PoolName=names.user_pool,
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": topology.USER_POOL_PASSWORD_MIN_LENGTH,
+                "RequireUppercase": True,
+                "RequireLowercase": True,
+                "RequireNumbers": True,
+                "RequireSymbols": True,
+            }
+        },
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+    )["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=names.user_pool_client,
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]["ClientId"]
+    return LocalUserPool(pool_id, client_id)

@@ -47,3 +47,12 @@ def template(synth: Synth) -> Any:
     from aws_cdk.assertions import Template
 
     return Template.from_json(synth.template)
+
+
+@pytest.fixture(scope="session")
+def jwt_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """The stack with auth "jwt" and a custom CDN domain (infra_support.JWT_CONTEXT): the one extra
+    synthesis of the session for the settings that change which resources exist."""
+    from infra_support import JWT_CONTEXT
+
+    return synthesize(tmp_path_factory, STACK_NAME, JWT_CONTEXT)

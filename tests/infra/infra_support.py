@@ -35,6 +35,15 @@ CONTEXT = {
     "imgpipe:settings": SETTINGS,
     "imgpipe:logRetentionDays": LOG_RETENTION_DAYS,
 }
+# Per-user access and a custom domain for the renditions (conftest.jwt_synth).
+CDN_DOMAIN = "img.example.test"
+CDN_CERTIFICATE_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"
+JWT_CONTEXT = {
+    **CONTEXT,
+    "imgpipe:settings": {**SETTINGS, "auth": "jwt"},
+    "imgpipe:cdnDomain": CDN_DOMAIN,
+    "imgpipe:cdnCertificateArn": CDN_CERTIFICATE_ARN,
+}
 ALARM_EMAIL = "ops@example.test"
 # The second stack: the same settings, the operations context set (an alarm subscriber, no reserved
 # concurrency, as a new account with a low concurrency limit deploys it).

@@ -217,7 +217,7 @@ def test_function_handlers_memory_and_timeouts_equal_config(synth: Synth) -> Non
 
 def test_function_environment_comes_from_config_and_context(synth: Synth) -> None:
     expected_settings = PipelineSettings.from_mapping(SETTINGS).to_json()
-    storage, table = synth.stack.storage, synth.stack.table
+    storage, table, delivery = synth.stack.storage, synth.stack.table, synth.stack.delivery
     for step in topology.STEPS:
         env = functions_by_step(synth)[step.name]["Environment"]["Variables"]
         assert env == {
@@ -228,6 +228,10 @@ def test_function_environment_comes_from_config_and_context(synth: Synth) -> Non
             "POWERTOOLS_SERVICE_NAME": step.service_name,
             "POWERTOOLS_METRICS_NAMESPACE": f"{config.PROJECT}/{STACK_NAME}",  # one namespace per stack
             **({"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false"} if step is topology.API else {}),  # URLs
+            # delivery "cdn" (the default): rendition URLs start at the distribution
+            config.ENV_RENDITIONS_BASE_URL: {
+                "Fn::Join": ["", ["https://", {"Fn::GetAtt": [synth.logical_id(delivery.distribution), "DomainName"]}]]
+            },
         }
         # What the handlers do at cold start accepts it.
         assert PipelineSettings.from_json(env[config.ENV_SETTINGS]) == PipelineSettings.from_mapping(SETTINGS)
@@ -282,7 +286,7 @@ def test_function_log_groups_have_the_configured_retention(synth: Synth) -> None
 # ---- storage -------------------------------------------------------------------------------------
 def test_buckets_are_encrypted_private_and_ssl_only(synth: Synth) -> None:
     buckets = synth.resources("AWS::S3::Bucket")
-    assert len(buckets) == 3  # input, output, access logs
+    assert len(buckets) == 4  # input, output, access logs, CDN access logs
     policies = {p["Properties"]["Bucket"]["Ref"]: p for p in synth.resources("AWS::S3::BucketPolicy").values()}
     for logical_id, bucket in buckets.items():
         props = bucket["Properties"]
@@ -400,6 +404,7 @@ def test_a_browser_may_send_every_header_the_upload_url_asks_for(synth: Synth) -
         "a.jpg",
         "image/jpeg",
         "10",
+        owner=config.SHARED_OWNER,
     )
     assert {name.lower() for name in upload["headers"]} <= {name.lower() for name in input_rule["AllowedHeaders"]}
     (output_rule,) = synth.resource(synth.logical_id(storage.output_bucket))["Properties"]["CorsConfiguration"][
@@ -568,6 +573,7 @@ def test_stack_outputs(synth: Synth) -> None:
     assert set(synth.template["Outputs"]) == {
         "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn",
         topology.STATE_MACHINE_LOG_GROUP_OUTPUT, "AlarmTopicArn", "DeadLetterQueueUrl",
+        "RenditionsBaseUrl", "DistributionId", "DistributionDomainName",  # delivery "cdn"
     }  # fmt: skip
 
 

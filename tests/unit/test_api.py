@@ -12,6 +12,8 @@ from functions.api.logic import Api, BadRequest, image_status, issue_upload_url,
 from imgpipe import config
 from tests.fakes import FakeImages
 
+SHARED = config.SHARED_OWNER  # the one owner of every image when auth is apiKey
+
 
 class FakePresigner:
     def presign_put(self, bucket, key, content_type, content_length, expires_in):
@@ -23,11 +25,11 @@ class FakePresigner:
 
 @pytest.fixture
 def api() -> Api:
-    return Api(config.PipelineSettings(), "in", "out", FakeImages(), FakePresigner())
+    return Api(config.PipelineSettings(delivery="presigned"), "in", "out", FakeImages(), FakePresigner())
 
 
 def test_upload_url_uses_a_server_chosen_key_and_records_awaiting_upload(api: Api):
-    result = issue_upload_url(api, "../../etc/My Photo (1).jpg", "image/jpeg", "1234")
+    result = issue_upload_url(api, "../../etc/My Photo (1).jpg", "image/jpeg", "1234", owner=SHARED)
     image_id = result["imageId"]
     assert result["key"] == f"uploads/{image_id}/My_Photo_1_.jpg"
     assert result["method"] == "PUT"
@@ -65,7 +67,7 @@ def test_upload_url_uses_a_server_chosen_key_and_records_awaiting_upload(api: Ap
 )
 def test_upload_url_refuses_bad_requests_with_a_code(api: Api, filename, content_type, size, code):
     with pytest.raises(BadRequest) as raised:
-        issue_upload_url(api, filename, content_type, size)
+        issue_upload_url(api, filename, content_type, size, owner=SHARED)
     assert raised.value.code == code
     assert api.images.records == {}
 
@@ -111,7 +113,7 @@ def test_complete_image_lists_renditions_with_download_urls(api: Api, event):
         "imageId": payload["imageId"], "status": "COMPLETE", "original": payload["original"],
         "renditions": payload["renditions"], "executionId": payload["executionId"],
     }  # fmt: skip
-    view = image_status(api, payload["imageId"])
+    view = image_status(api, payload["imageId"], owner=SHARED)
     assert view["status"] == "COMPLETE"
     assert [r["url"] for r in view["renditions"]] == [
         f"https://out.s3/{r['key']}?ttl=3600" for r in payload["renditions"]
@@ -126,7 +128,7 @@ def test_failed_image_shows_the_error_code_and_the_lambda_message(api: Api):
         "status": "FAILED",
         "error": {"code": "NOT_AN_IMAGE", "cause": cause},
     }
-    view = image_status(api, "a" * 32)
+    view = image_status(api, "a" * 32, owner=SHARED)
     assert view["error"] == {"code": "NOT_AN_IMAGE", "message": "the data is not an image"}
     assert "renditions" not in view
 
@@ -137,7 +139,7 @@ def test_failed_image_with_a_plain_text_cause_keeps_it(api: Api):
         "status": "FAILED",
         "error": {"code": "States.Timeout", "cause": "Task timed out"},
     }
-    assert image_status(api, "b" * 32)["error"] == {"code": "States.Timeout", "message": "Task timed out"}
+    assert image_status(api, "b" * 32, owner=SHARED)["error"] == {"code": "States.Timeout", "message": "Task timed out"}
 
 
 def test_an_execution_that_outlived_express_is_reported_failed_and_recorded(api: Api):
@@ -150,10 +152,10 @@ def test_an_execution_that_outlived_express_is_reported_failed_and_recorded(api:
         "executionId": "exec-1",
         "startedAt": "2026-11-28T09:00:00.123Z",
     }
-    young = image_status(api, image_id, now=datetime(2026, 11, 28, 9, 4, 0, tzinfo=UTC))
+    young = image_status(api, image_id, owner=SHARED, now=datetime(2026, 11, 28, 9, 4, 0, tzinfo=UTC))
     assert young["status"] == "PROCESSING"
 
-    old = image_status(api, image_id, now=datetime(2026, 11, 28, 9, 6, 0, tzinfo=UTC))
+    old = image_status(api, image_id, owner=SHARED, now=datetime(2026, 11, 28, 9, 6, 0, tzinfo=UTC))
     assert old["status"] == "FAILED"
     assert old["error"]["code"] == "PROCESSING_TIMEOUT"
     assert api.images.records[image_id]["status"] == "FAILED"
@@ -180,13 +182,16 @@ def test_a_stuck_check_that_loses_the_race_shows_the_finished_record(api: Api):
         return False
 
     api.images.fail_stale = finished_meanwhile
-    assert image_status(api, image_id, now=datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC))["status"] == "COMPLETE"
+    assert (
+        image_status(api, image_id, owner=SHARED, now=datetime(2026, 11, 28, 10, 0, 0, tzinfo=UTC))["status"]
+        == "COMPLETE"
+    )
 
 
 def test_unknown_or_malformed_ids_are_not_found(api: Api):
-    assert image_status(api, "c" * 32) is None
-    assert image_status(api, "../../etc") is None
-    assert image_status(api, "c" * 32 + "\n") is None
+    assert image_status(api, "c" * 32, owner=SHARED) is None
+    assert image_status(api, "../../etc", owner=SHARED) is None
+    assert image_status(api, "c" * 32 + "\n", owner=SHARED) is None
 
 
 @pytest.fixture
@@ -197,6 +202,7 @@ def aws(monkeypatch):
     for key, value in {
         "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
         config.ENV_INPUT_BUCKET: "input-bucket", config.ENV_OUTPUT_BUCKET: "output-bucket", config.ENV_TABLE: "images",
+        config.ENV_RENDITIONS_BASE_URL: "https://cdn.example",
         "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_NAMESPACE": "test",
     }.items():  # fmt: skip
         monkeypatch.setenv(key, value)
