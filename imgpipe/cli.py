@@ -117,7 +117,8 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     failures = 0
-    with LocalPipeline(api_port=args.port, aws_port=args.aws_port, settings=_load_settings(args)) as stack:
+    settings = _load_settings(args)
+    with LocalPipeline(api_port=args.port, aws_port=args.aws_port, settings=settings, workers=args.workers) as stack:
         print(f"local stack: API {stack.api_url}, AWS endpoint {stack.aws_endpoint}")
         client = Client(stack.api_url)
         sfn = stack.client("stepfunctions")
@@ -395,6 +396,13 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--timeout", type=float, default=120, help="seconds to wait for each image")
     process.add_argument("--port", type=int, default=0, help="API port (default: any free port)")
     process.add_argument("--aws-port", type=int, default=0, help="AWS endpoint port (default: any free port)")
+    process.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes per function (default 1: files are processed one at a time, so more would "
+        "only cost start-up; 0: in this process, for debuggers)",
+    )
     settings_options(process)
     process.set_defaults(func=cmd_process)
 
