@@ -22,6 +22,8 @@ PROJECT = "imgpipe"
 UPLOAD_PREFIX = "uploads/"
 RENDITION_PREFIX = "renditions/"
 WORK_PREFIX = "work/"  # lossless hand-off between resize and watermark; expired by lifecycle
+# Where an image's derived files live in the output bucket, each under <prefix><imageId>/ (DELETE removes them).
+OUTPUT_BUCKET_PREFIXES = (RENDITION_PREFIX, WORK_PREFIX)
 
 # Environment variables every function may read.  Names, not values: the values come from the
 # stack (CDK) or from the local runtime.
@@ -35,6 +37,9 @@ ENV_HISTORY_LOG_GROUP = "IMGPIPE_HISTORY_LOG_GROUP"
 # Where renditions are served from with delivery "cdn": https://<distribution or custom domain> on
 # AWS (set by the stack), the local API's base URL locally.  No trailing slash.
 ENV_RENDITIONS_BASE_URL = "IMGPIPE_RENDITIONS_BASE_URL"
+# The CloudFront distribution in front of the renditions (delivery "cdn" on AWS): DELETE invalidates
+# the image's paths in it.  Unset where nothing caches renditions (presigned, the local stack).
+ENV_DISTRIBUTION_ID = "IMGPIPE_DISTRIBUTION_ID"
 
 # How clients fetch renditions: "cdn" (stable unsigned URLs behind CloudFront, public to whoever
 # has the URL) or "presigned" (short-lived presigned S3 GETs, for private images).
@@ -47,6 +52,13 @@ SHARED_OWNER = "shared"
 # Renditions never change under their key (an image id is one content, forever): caches may keep them.
 RENDITION_MAX_AGE_S = 365 * 24 * 3600
 RENDITION_CACHE_CONTROL = f"public, max-age={RENDITION_MAX_AGE_S}, immutable"
+
+# The image events (docs/events.md): their source, detail-types and the bus they go to by default.
+EVENT_SOURCE = PROJECT
+IMAGE_PROCESSED = "ImageProcessed"
+IMAGE_FAILED = "ImageFailed"
+IMAGE_DELETED = "ImageDeleted"
+DEFAULT_EVENT_BUS = "default"  # the account's default bus
 
 RENDITION_FORMATS = ("jpeg", "webp", "avif", "png", "auto")
 ANCHORS = (
@@ -179,6 +191,7 @@ class PipelineSettings:
     cors_allowed_origins: tuple[str, ...] = ("*",)
     delivery: str = "cdn"  # one of DELIVERY_MODES
     auth: str = "apiKey"  # one of AUTH_MODES
+    event_bus_name: str = DEFAULT_EVENT_BUS  # where ImageProcessed/ImageFailed/ImageDeleted are published
 
     def __post_init__(self) -> None:
         _check_types(self, "")
@@ -200,6 +213,8 @@ class PipelineSettings:
             raise SettingsError(f"delivery must be one of {DELIVERY_MODES}, not {self.delivery!r}")
         if self.auth not in AUTH_MODES:
             raise SettingsError(f"auth must be one of {AUTH_MODES}, not {self.auth!r}")
+        if not re.fullmatch(r"[/.\-_A-Za-z0-9]{1,256}", self.event_bus_name):
+            raise SettingsError("event_bus_name must be an EventBridge bus name (not an ARN)")
 
     # ---- (de)serialisation: one JSON document in one environment variable / CDK context key ----
     def to_json(self) -> str:
@@ -305,3 +320,30 @@ AWAITING_UPLOAD = "AWAITING_UPLOAD"
 PROCESSING = "PROCESSING"
 COMPLETE = "COMPLETE"
 FAILED = "FAILED"
+DELETED = "DELETED"  # a tombstone: the image and its files are gone; never listed, read as 404
+
+
+@dataclass(frozen=True)
+class SecondaryIndex:
+    name: str
+    partition_key: str
+    sort_key: str
+    projected: tuple[str, ...]  # non-key attributes copied into the index (what a query can return)
+
+
+# "My uploads": an owner's images, newest first (GET /images).  The table's index on AWS and in the
+# local emulator are both built from this; ``createdAt`` is an ISO-8601 UTC string, so it sorts in
+# time order.  A tombstone drops ``createdAt`` and with it its place in the index.
+OWNER_INDEX = SecondaryIndex(
+    "byOwner", "owner", "createdAt", ("status", "updatedAt", "upload", "renditions", TABLE_TTL_ATTRIBUTE)
+)
+
+# A deleted image's tombstone keeps an execution or a redelivered upload event from bringing it back.
+# EventBridge retries delivery to a target for up to 24 hours and an upload URL lives at most an hour,
+# so the tombstone outlives both; DynamoDB then expires it.
+TOMBSTONE_TTL_S = 2 * 24 * 3600
+# A deleted image's original is replaced by an empty object with this tag rather than just deleted:
+# the key stays taken, so an upload URL that still works cannot store a new original there (its PUT
+# sends If-None-Match: *) for an image that no longer exists.  The input bucket's lifecycle expires
+# tagged objects (topology.DELETED_MARKER_EXPIRY_DAYS), long after any upload URL (at most an hour).
+DELETED_MARKER_TAG = ("imgpipe-deleted", "true")

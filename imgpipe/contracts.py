@@ -67,7 +67,35 @@ class MetadataInput(TypedDict):
 
 
 class MetadataOutput(TypedDict):
-    status: str  # COMPLETE, or SUPERSEDED when a newer upload owns the record
+    status: str  # COMPLETE; SUPERSEDED when a newer upload owns the record; DELETED when it was deleted
+
+
+class StreamChange(TypedDict):
+    """The ``dynamodb`` part of a stream record (view type NEW_AND_OLD_IMAGES)."""
+
+    SequenceNumber: str
+    Keys: dict[str, Any]
+    NewImage: NotRequired[dict[str, Any]]  # absent for a REMOVE
+    OldImage: NotRequired[dict[str, Any]]  # absent for an INSERT
+
+
+class StreamRecord(TypedDict):
+    eventName: str  # INSERT, MODIFY, REMOVE
+    dynamodb: StreamChange
+
+
+class StreamEvent(TypedDict):
+    """What Lambda's event source mapping (and the local stream reader) hands the events function."""
+
+    Records: list[StreamRecord]
+
+
+class BatchItemFailure(TypedDict):
+    itemIdentifier: str  # the record's SequenceNumber: the mapping retries from there
+
+
+class BatchResponse(TypedDict):
+    batchItemFailures: list[BatchItemFailure]
 
 
 def utc_now(at: datetime | None = None) -> str:

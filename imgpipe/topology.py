@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from imgpipe.config import API_ROUTES, PROJECT, UPLOAD_PREFIX
+from imgpipe.config import API_ROUTES, COMPLETE, DELETED, FAILED, PROJECT, UPLOAD_PREFIX
 
 WORK_EXPIRY_DAYS = 1  # lifecycle rule on the work/ prefix of the output bucket
 
@@ -95,6 +95,8 @@ def render_definition(template: str, substitutions: Mapping[str, str]) -> str:
 # bucket's lifecycle expires it: a refused upload does not stay forever (the image record says why).
 FAILED_ORIGINAL_TAG = ("imgpipe-outcome", "FAILED")
 FAILED_ORIGINAL_EXPIRY_DAYS = 14
+# The empty object a delete leaves at the original's key (config.DELETED_MARKER_TAG) expires so.
+DELETED_MARKER_EXPIRY_DAYS = 1
 
 
 API_STAGE = "prod"
@@ -167,3 +169,14 @@ RENDITION_CORS_ALLOW_METHODS = ("GET", "HEAD")
 
 # ---- auth "jwt": the Cognito user pool the stack creates and the local pool ---------------------------
 USER_POOL_PASSWORD_MIN_LENGTH = 12
+
+
+# ---- image events: the table's stream -> the events function -> EventBridge (docs/events.md) ------
+# The function reads the records' changes (old and new image of each write) and publishes an event
+# when an image's status turns COMPLETE, FAILED or DELETED.  Both the stack's event source mapping
+# and the local stream reader deliver it only the changes this filter passes (Lambda's filter syntax,
+# an EventBridge pattern on the stream record); the function checks the transition itself.
+EVENT_STATUSES = (COMPLETE, FAILED, DELETED)
+STREAM_FILTER = {"dynamodb": {"NewImage": {"status": {"S": list(EVENT_STATUSES)}}}}  # REMOVEs have no NewImage
+STREAM_BATCH_SIZE = 10  # one PutEvents call takes at most 10 entries
+STREAM_RETRY_ATTEMPTS = 10  # then the batch's position goes to the dead-letter queue (stream records live 24 h)

@@ -159,21 +159,23 @@ class Api(Construct):
         )
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
 
-        # One method per route of config.API_ROUTES, the list the local twin serves too.
+        # One method per route of config.API_ROUTES, the list the local twin serves too; keyed by
+        # "METHOD /resource" (GET and DELETE share /images/{imageId}, and its one preflight).
         self.methods: dict[str, apigw.Method] = {}
         for route in config.API_ROUTES:
             resource = self.rest_api.root
             for part in route.resource.strip("/").split("/"):
                 resource = resource.get_resource(part) or resource.add_resource(part)
-            resource.add_cors_preflight(
-                allow_origins=list(origins),
-                allow_methods=list(topology.API_CORS_ALLOW_METHODS),
-                allow_headers=list(topology.API_CORS_ALLOW_HEADERS),
-                max_age=Duration.seconds(topology.API_CORS_MAX_AGE_S),
-            )
+            if resource.node.try_find_child("OPTIONS") is None:
+                resource.add_cors_preflight(
+                    allow_origins=list(origins),
+                    allow_methods=list(topology.API_CORS_ALLOW_METHODS),
+                    allow_headers=list(topology.API_CORS_ALLOW_HEADERS),
+                    max_age=Duration.seconds(topology.API_CORS_MAX_AGE_S),
+                )
             parameters = {f"method.request.querystring.{name}": True for name in route.required_query}
             parameters |= {f"method.request.path.{name}": True for name in route.path_parameters}
-            self.methods[route.resource] = resource.add_method(
+            self.methods[f"{route.method} {route.resource}"] = resource.add_method(
                 route.method,
                 integration,
                 api_key_required=authorizer is None,

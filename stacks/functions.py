@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -98,6 +99,7 @@ class Functions(Construct):
             topology.WATERMARK.name: self._grant_watermark,
             topology.METADATA.name: self._grant_metadata,
             topology.API.name: self._grant_api,
+            topology.EVENTS.name: self._grant_events,
         }
         missing = set(self.functions) - set(grants)
         if missing:  # a new step in topology.STEPS must be given its permissions here
@@ -147,6 +149,8 @@ class Functions(Construct):
         )
 
     # ---- least privilege: what each handler actually calls ---------------------------------------
+    # Table grants name the table's ARN exactly: Table.grant would add "<table>/index/*" as well,
+    # which only the API's Query of the owner index needs (that one names its index).
     @staticmethod
     def _grant_resize(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
         # S3Store.get on the upload; ListBucket makes a vanished upload a 404 (SOURCE_MISSING), not a 403.
@@ -163,18 +167,36 @@ class Functions(Construct):
         _allow(fn, ["s3:GetObject"], readable)
         _allow_listing(fn, storage.output_bucket, config.WORK_PREFIX)  # a vanished intermediate: 404, not 403
         _allow(fn, ["s3:PutObject"], [storage.output_bucket.arn_for_objects(f"{config.RENDITION_PREFIX}*")])
+        # discard_if_deleted: read the record after writing; a deleted image's files are removed again.
+        _allow(fn, ["dynamodb:GetItem"], [table.table.table_arn])
+        _allow(fn, ["s3:DeleteObject"], _derived_files(storage))
 
     @staticmethod
     def _grant_metadata(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
-        table.table.grant(fn, "dynamodb:UpdateItem")  # DynamoImages.complete
+        _allow(fn, ["dynamodb:UpdateItem"], [table.table.table_arn])  # DynamoImages.complete
 
     @staticmethod
     def _grant_api(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
         # Presigning needs no permission, but the presigned request is authorised as this role.
         _allow(fn, ["s3:PutObject"], [storage.input_bucket.arn_for_objects(f"{config.UPLOAD_PREFIX}*")])
         _allow(fn, ["s3:GetObject"], [storage.output_bucket.arn_for_objects(f"{config.RENDITION_PREFIX}*")])
-        # create_awaiting, get, fail_stale (a PROCESSING record older than an Express execution can live)
-        table.table.grant(fn, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # create_awaiting, get, fail_stale (a PROCESSING record older than an Express execution can live),
+        # mark_deleted and mark_purged (UpdateItem); list_by_owner queries the owner index.
+        _allow(fn, ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table.table_arn])
+        _allow(fn, ["dynamodb:Query"], [f"{table.table.table_arn}/index/{config.OWNER_INDEX.name}"])
+        # DELETE: the empty, tagged object that replaces the original (PutObject above, with its tag), then
+        # the image's renditions and work files, found by listing only under their prefixes.
+        _allow(fn, ["s3:PutObjectTagging"], [storage.input_bucket.arn_for_objects(f"{config.UPLOAD_PREFIX}*")])
+        for prefix in config.OUTPUT_BUCKET_PREFIXES:
+            _allow_listing(fn, storage.output_bucket, prefix)
+        _allow(fn, ["s3:DeleteObject"], _derived_files(storage))
+
+    @staticmethod
+    def _grant_events(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
+        # EventBridgePublisher: PutEvents on the one bus the settings name, and no other principal may
+        # (stacks/events.py adds the stream read with the event source mapping).
+        bus = events.EventBus.from_event_bus_name(fn, "ImageEventBus", options.settings.event_bus_name)
+        bus.grant_put_events_to(fn)
 
     # ---- cdk-nag acknowledgements, each on the narrowest construct ---------------------------------
     def _acknowledge(self, fn: lambda_.Function) -> None:
@@ -190,15 +212,19 @@ class Functions(Construct):
                 f"python{LAMBDA_PYTHON_NODOT}-arm64 Powertools layer and the cp{LAMBDA_PYTHON_NODOT} wheels of the "
                 "image layer.",
                 "Serverless-LambdaDLQ": "Invoked only synchronously (Step Functions lambda:invoke, API Gateway "
-                "proxy); a DLQ only applies to asynchronous invocations. Failures surface in the state machine's "
-                "Catch/RecordFailure and in the HTTP response.",
+                "proxy, the table stream's event source mapping); a DLQ only applies to asynchronous invocations. "
+                "Failures surface in the state machine's Catch/RecordFailure, in the HTTP response, and in the "
+                "mapping's own on-failure queue (stacks/events.py).",
             },
         )
         policy = fn.role.node.try_find_child("DefaultPolicy") if fn.role else None
         assert policy is not None
+        unscoped = "xray:PutTraceSegments and xray:PutTelemetryRecords (added by Tracing.ACTIVE)"
+        if fn is self.functions.get(topology.EVENTS.name):  # its stream read is granted with its event source
+            unscoped += " and dynamodb:ListStreams (added by the table stream's event source mapping)"
         findings = {
-            "AwsSolutions-IAM5[Resource::*]": "xray:PutTraceSegments and xray:PutTelemetryRecords (added by "
-            "Tracing.ACTIVE) do not support resource-level permissions; no other statement of this policy uses '*'.",
+            "AwsSolutions-IAM5[Resource::*]": f"{unscoped} do not support resource-level permissions; no other "
+            "statement of this policy uses '*'.",
         }
         for arn in _object_patterns(policy):
             if "*" not in _nag_text(stack, arn):
@@ -214,10 +240,16 @@ def _allow(grantee: iam.IGrantable, actions: list[str], resources: list[str]) ->
     iam.Grant.add_to_principal(grantee=grantee, actions=actions, resource_arns=resources)
 
 
+def _derived_files(storage: Storage) -> list[str]:
+    """The output bucket's per-image files (renditions/, work/): what a delete removes."""
+    return [storage.output_bucket.arn_for_objects(f"{prefix}*") for prefix in config.OUTPUT_BUCKET_PREFIXES]
+
+
 def _allow_listing(fn: lambda_.Function, bucket: s3.IBucket, prefix: str) -> None:
-    """s3:ListBucket only under ``prefix``.  The functions never list: the grant is there because S3
-    answers a GET of a missing key with 404 only to a caller allowed to list it (403 otherwise), and
-    the prefix condition keeps every other key of the bucket out of sight."""
+    """s3:ListBucket only under ``prefix``.  The steps never list: the grant is there because S3
+    answers a GET of a missing key with 404 only to a caller allowed to list it (403 otherwise); the
+    API lists an image's own files to delete them.  The prefix condition keeps every other key of
+    the bucket out of sight."""
     fn.add_to_role_policy(
         iam.PolicyStatement(
             actions=["s3:ListBucket"],

@@ -14,6 +14,7 @@ from .api import Api
 from .auth import Auth
 from .context import AccessOptions, DeployOptions, OperationsOptions
 from .delivery import Delivery
+from .events import ImageEvents
 from .functions import Functions
 from .monitoring import Monitored, Monitoring
 from .storage import Storage
@@ -47,12 +48,19 @@ class PipelineStack(Stack):
             self, "Workflow", options=options, functions=self.functions, table=self.table, storage=self.storage
         )
         self.trigger = Trigger(self, "Trigger", options=options, storage=self.storage, workflow=self.workflow)
+        self.events = ImageEvents(
+            self, "Events", options=options, table=self.table, function=self.functions.functions[topology.EVENTS.name]
+        )
         access = AccessOptions.from_context(self.node)
         self.delivery: Delivery | None = None
         if options.settings.delivery == "cdn":
             self.delivery = Delivery(self, "Delivery", options=options, access=access, storage=self.storage)
             for function in self.functions.functions.values():  # the API and the events make URLs
                 function.add_environment(config.ENV_RENDITIONS_BASE_URL, self.delivery.base_url)
+            # DELETE invalidates the image's paths (adapters.cdn_invalidator): this distribution only.
+            api_function = self.functions.functions[topology.API.name]
+            api_function.add_environment(config.ENV_DISTRIBUTION_ID, self.delivery.distribution.distribution_id)
+            self.delivery.distribution.grant_create_invalidation(api_function)
         self.auth: Auth | None = None
         if options.settings.auth == "jwt":
             self.auth = Auth(self, "Auth", options=options, access=access)
@@ -83,6 +91,14 @@ class PipelineStack(Stack):
             "OutputBucketName": (self.storage.output_bucket.bucket_name, "Renditions are written here"),
             "TableName": (self.table.table.table_name, "Image records"),
             "StateMachineArn": (self.workflow.state_machine.state_machine_arn, "Express state machine"),
+            "EventBusName": (
+                options.settings.event_bus_name,
+                "ImageProcessed / ImageFailed / ImageDeleted are published here (imgpipe events --stack <name>)",
+            ),
+            "EventsDeadLetterQueueUrl": (
+                self.events.dead_letter_queue.queue_url,
+                "Stream positions whose events could not be published after the retries",
+            ),
             topology.STATE_MACHINE_LOG_GROUP_OUTPUT: (
                 self.workflow.log_group.log_group_name,
                 "Execution history of the Express workflow (imgpipe history --stack <name>)",

@@ -8,8 +8,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from imgpipe.config import UPLOAD_PREFIX, WORK_PREFIX
+from imgpipe.config import DELETED_MARKER_TAG, UPLOAD_PREFIX, WORK_PREFIX
 from imgpipe.topology import (
+    DELETED_MARKER_EXPIRY_DAYS,
     FAILED_ORIGINAL_EXPIRY_DAYS,
     FAILED_ORIGINAL_TAG,
     INPUT_BUCKET_CORS,
@@ -96,6 +97,12 @@ class Storage(Construct):
                     prefix=UPLOAD_PREFIX,
                     tag_filters=dict([FAILED_ORIGINAL_TAG]),
                     expiration=Duration.days(FAILED_ORIGINAL_EXPIRY_DAYS),
+                ),
+                s3.LifecycleRule(
+                    id="expire-deleted-markers",
+                    prefix=UPLOAD_PREFIX,
+                    tag_filters=dict([DELETED_MARKER_TAG]),
+                    expiration=Duration.days(DELETED_MARKER_EXPIRY_DAYS),
                 ),
             ],
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from imgpipe import config
+
 from .context import DeployOptions
 
 PARTITION_KEY = "imageId"
@@ -27,4 +29,16 @@ class ImageTable(Construct):
             removal_policy=options.table_removal_policy,
             # A retained table is also protected from deletion outside CloudFormation.
             deletion_protection=not options.destroy,
+            # Every change, old and new image: the events function publishes ImageProcessed, ImageFailed
+            # and ImageDeleted from the records' transitions (stacks/events.py).
+            stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+        )
+        # "My uploads" (GET /images): an owner's images, newest first; the local table has the same.
+        index = config.OWNER_INDEX
+        self.table.add_global_secondary_index(
+            index_name=index.name,
+            partition_key=dynamodb.Attribute(name=index.partition_key, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name=index.sort_key, type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(index.projected),
         )

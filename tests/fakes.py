@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from imgpipe.adapters import StaleExecution
+from imgpipe.adapters import DeletedImage, PageKey, StaleExecution
 from imgpipe.errors import IMAGE_TOO_LARGE, SOURCE_MISSING
 
 
@@ -14,6 +14,7 @@ class StoredObject:
     data: bytes
     content_type: str
     cache_control: str | None = None
+    tags: dict[str, str] | None = None
 
 
 class FakeStore:
@@ -34,6 +35,16 @@ class FakeStore:
 
     def put(self, bucket: str, key: str, data: bytes, content_type: str, cache_control: str | None = None) -> None:
         self.objects[(bucket, key)] = StoredObject(bytes(data), content_type, cache_control)
+
+    def put_marker(self, bucket: str, key: str, tag: tuple[str, str]) -> None:
+        self.objects[(bucket, key)] = StoredObject(b"", "binary/octet-stream", tags=dict([tag]))
+
+    def delete(self, bucket: str, keys: list[str]) -> None:
+        for key in keys:
+            self.objects.pop((bucket, key), None)
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        return self.keys(bucket, prefix)
 
     # ---- test helpers ----
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
@@ -57,11 +68,14 @@ class FakeImages:
         record = self.records.get(image_id)
         return dict(record) if record else None
 
-    def complete(self, image_id: str, object_version: str, fields: dict[str, Any]) -> None:
+    def complete(self, image_id: str, object_version: str, fields: dict[str, Any]) -> dict[str, Any]:
         record = self.records.get(image_id)
+        if record is not None and record.get("status") == "DELETED":
+            raise DeletedImage(image_id)
         if record is None or record.get("objectVersion") != object_version:
             raise StaleExecution(image_id)
         record.update(fields)
+        return dict(record)
 
     def fail_stale(self, image_id: str, execution_id: str, error: dict[str, str], now: str) -> bool:
         record = self.records.get(image_id)
@@ -69,3 +83,37 @@ class FakeImages:
             return False
         record.update(status="FAILED", error=error, failedAt=now, updatedAt=now)
         return True
+
+    def list_by_owner(
+        self, owner: str, limit: int, start: PageKey | None, status: str | None
+    ) -> tuple[list[dict[str, Any]], PageKey | None]:
+        """The owner index as DynamoDB queries it: newest first, ``limit`` items *evaluated* (so a
+        status filter can return a short page), continuing after ``start``."""
+        indexed = sorted(
+            (r for r in self.records.values() if r.get("owner") == owner and "createdAt" in r),
+            key=lambda r: (r["createdAt"], r["imageId"]),
+            reverse=True,
+        )
+        if start is not None:
+            after = (start["createdAt"], start["imageId"])
+            indexed = [r for r in indexed if (r["createdAt"], r["imageId"]) < after]
+        evaluated = indexed[:limit]
+        items = [dict(r) for r in evaluated if status is None or r.get("status") == status]
+        last = evaluated[-1] if len(evaluated) == limit else None
+        return items, ({"imageId": last["imageId"], "createdAt": last["createdAt"]} if last else None)
+
+    def mark_deleted(self, image_id: str, now: str, expires_at: int) -> bool:
+        record = self.records.get(image_id)
+        if record is None or record.get("status") == "DELETED":
+            return False
+        for name in ("createdAt", "renditions", "original", "error", "completedAt", "failedAt", "startedAt"):
+            record.pop(name, None)
+        record.update(status="DELETED", deletedAt=now, updatedAt=now, ttl=expires_at)
+        return True
+
+    def mark_purged(self, image_id: str, now: str) -> None:
+        record = self.records.get(image_id)
+        if record is not None and record.get("status") == "DELETED":
+            record["purgedAt"] = now
+            record.pop("upload", None)
+            record.pop("source", None)

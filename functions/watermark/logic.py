@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from imgpipe.adapters import ObjectStore
-from imgpipe.config import RENDITION_CACHE_CONTROL, RENDITION_PREFIX, PipelineSettings, SettingsError
+from imgpipe.adapters import ImageRepository, ObjectStore
+from imgpipe.config import DELETED, RENDITION_CACHE_CONTROL, RENDITION_PREFIX, PipelineSettings, SettingsError
 from imgpipe.contracts import RenditionRecord, WatermarkInput, WatermarkOutput
-from imgpipe.errors import CORRUPT_IMAGE
+from imgpipe.errors import CORRUPT_IMAGE, DELETED_WHILE_PROCESSING
 from imgpipe.image import encoding, intermediate, watermark
 
 CACHE_CONTROL = RENDITION_CACHE_CONTROL  # renditions never change under their key; the CDN caches them a year
@@ -91,3 +91,20 @@ def watermark_renditions(
             }
         )
     return {"renditions": renditions}
+
+
+def discard_if_deleted(
+    event: WatermarkInput, result: WatermarkOutput, images: ImageRepository, store: ObjectStore, bucket: str
+) -> None:
+    """Checked after the renditions are written, so a delete cannot leave any behind: a delete that
+    tombstoned the image after this read sweeps them itself (it marks first, then removes files);
+    one that tombstoned it before may have swept before they existed, so this step removes them,
+    with the intermediates it read, and stops the execution (DELETED_WHILE_PROCESSING)."""
+    record = images.get(event["imageId"])
+    if record is None or record.get("status") != DELETED:
+        return
+    written = [rendition["key"] for rendition in result["renditions"]]
+    store.delete(bucket, written + sorted({item["key"] for item in event["intermediates"]}))
+    raise DELETED_WHILE_PROCESSING(
+        f"image {event['imageId']} was deleted while it was processed; its renditions were discarded"
+    )

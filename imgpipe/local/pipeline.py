@@ -28,6 +28,7 @@ from imgpipe.local.lambdas import LambdaService, LocalFunction
 from imgpipe.local.lifecycle import LocalLifecycle
 from imgpipe.local.provision import LocalNames, provision, provision_user_pool
 from imgpipe.local.renditions import with_renditions
+from imgpipe.local.streams import TableStreamReader
 from imgpipe.local.web import with_web_page
 from imgpipe.paths import checkout_root
 
@@ -85,6 +86,7 @@ class LocalPipeline:
         self.target: EventBridgeTarget | None = None
         self.executions: ExecutionLog | None = None
         self.lifecycle: LocalLifecycle | None = None
+        self.stream: TableStreamReader | None = None  # the image events' source (imgpipe.local.streams)
         self.session: Any = None
         self.user_pool: LocalUserPool | None = None  # auth "jwt": the pool `imgpipe token` signs in to
         self._api_server: BaseWSGIServer | None = None
@@ -137,6 +139,7 @@ class LocalPipeline:
         # What S3 lifecycle rules and DynamoDB TTL delete on AWS, deleted here too (memory stays bounded).
         self.lifecycle = LocalLifecycle(self.session, self.names.output_bucket, self.names.table, self.aws_endpoint)
         self.lifecycle.start()
+        self.stream = self._read_table_stream()
         # The ASL interpreter builds a boto3 client per Task; load the service models once now so
         # the first image does not pay for it.
         threading.Thread(target=lambda: [boto3.client(s) for s in ("dynamodb", "lambda")], daemon=True).start()
@@ -159,6 +162,16 @@ class LocalPipeline:
         self._api_server.app = with_web_page(api)
         self._servers.append((self._api_server, _serve(self._api_server, "api-gateway")))
         return self
+
+    def _read_table_stream(self) -> TableStreamReader:
+        """The image events: the table's changes -> the events function -> the bus the settings
+        name (created here if it is not the default one; on AWS it must exist)."""
+        if self.settings.event_bus_name != config.DEFAULT_EVENT_BUS:
+            self.client("events").create_event_bus(Name=self.settings.event_bus_name)
+        arn = self.client("dynamodb").describe_table(TableName=self.names.table)["Table"]["LatestStreamArn"]
+        reader = TableStreamReader(self.lambdas, self.names.function_name(topology.EVENTS), self.names.table, arn)
+        reader.start()
+        return reader
 
     def _configure_environment(self, aws_port: int) -> None:
         """The same variables a deployed function gets, pointed at the emulator."""
@@ -205,6 +218,9 @@ class LocalPipeline:
         if self.lifecycle:
             self.lifecycle.stop()
             self.lifecycle = None
+        if self.stream:
+            self.stream.stop()
+            self.stream = None
         self.lambdas.stop_workers()
         if self._servers:
             # moto's backends are process-wide: leave nothing behind for the next stack.

@@ -75,11 +75,27 @@ def provision(session: Any, names: LocalNames, cors_allowed_origins: tuple[str, 
     )
 
     dynamodb = session.client("dynamodb")
+    index = config.OWNER_INDEX
     dynamodb.create_table(
         TableName=names.table,
-        AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"} for name in ("imageId", index.partition_key, index.sort_key)
+        ],
         KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
+        # "My uploads" (GET /images), as stacks/table.py defines it.
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projected)},
+            }
+        ],
+        # The image events are published from the records' changes (imgpipe.local.streams).
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     dynamodb.update_time_to_live(
         TableName=names.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"}

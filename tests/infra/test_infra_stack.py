@@ -178,7 +178,9 @@ def test_rule_targets_the_state_machine_with_retry_policy_and_dead_letter_queue(
 def test_dead_letter_queue_is_encrypted_and_ssl_only(synth: Synth) -> None:
     queue_id = synth.logical_id(synth.stack.trigger.dead_letter_queue)
     assert synth.resource(queue_id)["Properties"]["SqsManagedSseEnabled"] is True
-    (policy,) = synth.resources("AWS::SQS::QueuePolicy").values()
+    (policy,) = [
+        p for p in synth.resources("AWS::SQS::QueuePolicy").values() if {"Ref": queue_id} in p["Properties"]["Queues"]
+    ]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
@@ -228,6 +230,12 @@ def test_function_environment_comes_from_config_and_context(synth: Synth) -> Non
             "POWERTOOLS_SERVICE_NAME": step.service_name,
             "POWERTOOLS_METRICS_NAMESPACE": f"{config.PROJECT}/{STACK_NAME}",  # one namespace per stack
             **({"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false"} if step is topology.API else {}),  # URLs
+            # DELETE invalidates the image's paths in the distribution (delivery "cdn")
+            **(
+                {config.ENV_DISTRIBUTION_ID: {"Ref": synth.logical_id(delivery.distribution)}}
+                if step is topology.API
+                else {}
+            ),
             # delivery "cdn" (the default): rendition URLs start at the distribution
             config.ENV_RENDITIONS_BASE_URL: {
                 "Fn::Join": ["", ["https://", {"Fn::GetAtt": [synth.logical_id(delivery.distribution), "DomainName"]}]]
@@ -345,6 +353,13 @@ def test_bucket_lifecycles_abort_multipart_uploads_and_expire_work_objects(synth
             "TagFilters": [dict(zip(("Key", "Value"), topology.FAILED_ORIGINAL_TAG, strict=True))],
             "Status": "Enabled",
         },
+        {  # the empty marker a delete leaves at the original's key
+            "ExpirationInDays": topology.DELETED_MARKER_EXPIRY_DAYS,
+            "Id": "expire-deleted-markers",
+            "Prefix": config.UPLOAD_PREFIX,
+            "TagFilters": [dict(zip(("Key", "Value"), config.DELETED_MARKER_TAG, strict=True))],
+            "Status": "Enabled",
+        },
     ]
     output_rules = synth.resource(synth.logical_id(storage.output_bucket))["Properties"]["LifecycleConfiguration"][
         "Rules"
@@ -433,7 +448,10 @@ def test_table_is_on_demand_with_pitr_ttl_and_aws_managed_encryption(template: A
         {
             "BillingMode": "PAY_PER_REQUEST",
             "KeySchema": [{"AttributeName": "imageId", "KeyType": "HASH"}],
-            "AttributeDefinitions": [{"AttributeName": "imageId", "AttributeType": "S"}],
+            "AttributeDefinitions": [
+                {"AttributeName": name, "AttributeType": "S"}
+                for name in ("imageId", config.OWNER_INDEX.partition_key, config.OWNER_INDEX.sort_key)
+            ],
             "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
             "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
             # SSEEnabled without a key: KMS with the AWS managed key aws/dynamodb.
@@ -504,7 +522,7 @@ def test_cors_preflight_answers_what_the_local_twin_answers(synth: Synth) -> Non
 def test_upload_url_query_parameters_are_required_and_validated(synth: Synth) -> None:
     (validator_id,) = synth.resources("AWS::ApiGateway::RequestValidator")
     assert synth.resource(validator_id)["Properties"]["ValidateRequestParameters"] is True
-    upload = synth.stack.api.methods["/upload-url"].node.default_child
+    upload = synth.stack.api.methods["GET /upload-url"].node.default_child
     props = synth.resource(synth.stack.get_logical_id(upload))["Properties"]
     assert props["RequestValidatorId"] == {"Ref": validator_id}
     assert props["RequestParameters"] == {
@@ -574,6 +592,7 @@ def test_stack_outputs(synth: Synth) -> None:
         "ApiUrl", "ApiKeyId", "InputBucketName", "OutputBucketName", "TableName", "StateMachineArn",
         topology.STATE_MACHINE_LOG_GROUP_OUTPUT, "AlarmTopicArn", "DeadLetterQueueUrl",
         "RenditionsBaseUrl", "DistributionId", "DistributionDomainName",  # delivery "cdn"
+        "EventBusName", "EventsDeadLetterQueueUrl",
     }  # fmt: skip
 
 
@@ -583,6 +602,7 @@ UNSCOPABLE_ACTIONS = {
     "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    "dynamodb:ListStreams",  # the events function's event source mapping
 }  # fmt: skip
 
 
@@ -609,7 +629,25 @@ def test_function_roles_carry_no_managed_policies(synth: Synth) -> None:
 def test_each_function_role_holds_exactly_what_its_handler_calls(synth: Synth) -> None:
     storage, fns = synth.stack.storage, synth.stack.functions.functions
     inp, out = synth.logical_id(storage.input_bucket), synth.logical_id(storage.output_bucket)
-    table = getatt(synth.logical_id(synth.stack.table.table))
+    table_id = synth.logical_id(synth.stack.table.table)
+    table = getatt(table_id)
+    owner_index = {"Fn::Join": ["", [{"Fn::GetAtt": [table_id, "Arn"]}, f"/index/{config.OWNER_INDEX.name}"]]}
+    stream = json.dumps({"Fn::GetAtt": [table_id, "StreamArn"]}, sort_keys=True)
+    dlq = getatt(synth.logical_id(synth.stack.events.dead_letter_queue))
+    bus = {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":events:", {"Ref": "AWS::Region"}, ":", {"Ref": "AWS::AccountId"},
+             f":event-bus/{config.DEFAULT_EVENT_BUS}"],
+        ]
+    }  # fmt: skip
+    distribution = {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":cloudfront::", {"Ref": "AWS::AccountId"}, ":distribution/",
+             {"Ref": synth.logical_id(synth.stack.delivery.distribution)}],
+        ]
+    }  # fmt: skip
     xray = {("xray:PutTraceSegments", '"*"'), ("xray:PutTelemetryRecords", '"*"')}
 
     def expected_for(name: str, extra: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -627,6 +665,10 @@ def test_each_function_role_holds_exactly_what_its_handler_calls(synth: Synth) -
             ("s3:GetObject", object_arn(out, SETTINGS["watermark"]["logo_key"])),
             ("s3:ListBucket", getatt(out)),
             ("s3:PutObject", object_arn(out, f"{config.RENDITION_PREFIX}*")),
+            # discard_if_deleted: the record read after writing, a deleted image's files removed
+            ("dynamodb:GetItem", table),
+            ("s3:DeleteObject", object_arn(out, f"{config.RENDITION_PREFIX}*")),
+            ("s3:DeleteObject", object_arn(out, f"{config.WORK_PREFIX}*")),
         },
         "metadata": {("dynamodb:UpdateItem", table)},
         "api": {
@@ -634,7 +676,22 @@ def test_each_function_role_holds_exactly_what_its_handler_calls(synth: Synth) -
             ("s3:GetObject", object_arn(out, f"{config.RENDITION_PREFIX}*")),
             ("dynamodb:PutItem", table),
             ("dynamodb:GetItem", table),
-            ("dynamodb:UpdateItem", table),  # fail_stale: a PROCESSING record older than Express allows
+            ("dynamodb:UpdateItem", table),  # fail_stale, mark_deleted, mark_purged
+            ("dynamodb:Query", json.dumps(owner_index, sort_keys=True)),  # GET /images: the one index
+            # DELETE: the tagged empty marker over the original, the image's own files found by listing
+            ("s3:PutObjectTagging", object_arn(inp, f"{config.UPLOAD_PREFIX}*")),
+            ("s3:ListBucket", getatt(out)),
+            ("s3:DeleteObject", object_arn(out, f"{config.RENDITION_PREFIX}*")),
+            ("s3:DeleteObject", object_arn(out, f"{config.WORK_PREFIX}*")),
+            ("cloudfront:CreateInvalidation", json.dumps(distribution, sort_keys=True)),
+        },
+        "events": {  # the only principal that may publish, on the configured bus only
+            ("events:PutEvents", json.dumps(bus, sort_keys=True)),
+            ("dynamodb:ListStreams", '"*"'),
+            ("dynamodb:DescribeStream", stream),
+            ("dynamodb:GetRecords", stream),
+            ("dynamodb:GetShardIterator", stream),
+            *((action, dlq) for action in ("sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage")),
         },
     }
     assert set(expected) == {s.name for s in topology.STEPS}
