@@ -521,8 +521,8 @@ class DynamoImages:
         )
 
     def mark_purged(self, image_id: str, now: str) -> None:
-        """Record that a tombstone's files are gone and its event published; the upload's name and
-        key are not kept any longer than that."""
+        """Record that a tombstone's files are gone (its ImageDeleted event came from the tombstone's
+        own write); the upload's name and key are not kept any longer than that."""
         self._update(
             image_id,
             "SET purgedAt = :now REMOVE upload, #source",
