@@ -5,6 +5,9 @@ imgpipe process FILE… --out DIR    start a stack, upload, wait, print history,
 imgpipe history [IMAGE_ID]         execution history from a running stack (or --stack on AWS)
 imgpipe redrive                    deliver dead-lettered events again (or --stack on AWS)
 imgpipe token --user NAME          an ID token from the running stack's user pool (serve --auth jwt)
+imgpipe ls [--status S]            your images, newest first, from the running stack's API
+imgpipe delete IMAGE_ID            delete an image: original, renditions and record
+imgpipe events                     print image events as they are published (or --stack on AWS)
 imgpipe render FILE… --out DIR     the same image code in-process, no stack
 """
 
@@ -249,7 +252,7 @@ def _local_endpoint(args: argparse.Namespace) -> tuple[str, str]:
     return f"http://127.0.0.1:{DEFAULT_AWS_PORT}", "default"
 
 
-def _local_client(service: Literal["stepfunctions", "dynamodb", "sqs"], endpoint: str) -> Any:
+def _local_client(service: Literal["stepfunctions", "dynamodb", "sqs", "events"], endpoint: str) -> Any:
     """A client of the local stack's emulator at ``endpoint``, with the credentials the stack uses."""
     import boto3
 
@@ -302,6 +305,105 @@ def cmd_redrive(args: argparse.Namespace) -> int:
         for failure in result.failed:
             print(f"  still dead-lettered: {failure}")
     return 1 if any(result.failed for result in results) else 0
+
+
+# ---- ls, delete: the API of the running stack ---------------------------------------------------
+DEFAULT_API_URL = "http://127.0.0.1:3000"  # serve's API unless --port says otherwise
+
+
+def _api_client(args: argparse.Namespace) -> tuple[Any, str]:
+    """A client for the API to talk to, and how it was found: --api-url if given, else the running
+    `imgpipe serve`'s, else port 3000; with --api-key / --token as the API asks."""
+    from imgpipe.client import Client
+    from imgpipe.local import running
+
+    if args.api_url:
+        url, found = args.api_url, "given"
+    else:
+        stacks = running.running()
+        if len(stacks) > 1:
+            listed = ", ".join(f"{s.api_url} (pid {s.pid})" for s in stacks)
+            raise UsageError(f"several `imgpipe serve` stacks are running: {listed}; choose one with --api-url")
+        url, found = (stacks[0].api_url, "running") if stacks else (DEFAULT_API_URL, "default")
+    return Client(url, api_key=args.api_key, token=args.token), found
+
+
+def _api_failure(exc: Exception, url: str, found: str) -> int:
+    from imgpipe.client import ApiError
+
+    if isinstance(exc, ApiError):
+        print(f"{exc}", file=sys.stderr)
+        return 1
+    hint = {
+        "given": "Is the API running there?",
+        "running": "The `imgpipe serve` found running does not answer there; give its URL with --api-url.",
+        "default": "No running `imgpipe serve` was found: start one, or give its API URL with --api-url.",
+    }[found]
+    print(f"cannot reach the API at {url}: {exc}\n{hint}", file=sys.stderr)
+    return 2
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    client, found = _api_client(args)
+    try:
+        page = client.images(limit=args.limit, cursor=args.cursor, status=args.status)
+    except Exception as exc:
+        return _api_failure(exc, client.api_url, found)
+    for item in page["items"]:
+        print(f"{item['imageId']}  {item['status']:<15} {item.get('createdAt', ''):<20}  {item.get('filename', '')}")
+    if not page["items"]:
+        print("no images" + (f" with status {args.status}" if args.status else ""))
+    if page.get("nextCursor"):  # to stderr: stdout stays one line per image
+        print(f"more: imgpipe ls --cursor {page['nextCursor']}", file=sys.stderr)
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    client, found = _api_client(args)
+    try:
+        client.delete(args.image_id)
+    except Exception as exc:
+        return _api_failure(exc, client.api_url, found)
+    print(f"deleted {args.image_id}")
+    return 0
+
+
+# ---- events -----------------------------------------------------------------------------------
+def cmd_events(args: argparse.Namespace) -> int:
+    import json
+
+    import boto3
+
+    from imgpipe import event_tail
+
+    if args.stack:  # a deployed stack: its bus, in the account of your AWS credentials
+        session = boto3.session.Session()
+        try:
+            outputs = session.client("cloudformation").describe_stacks(StackName=args.stack)["Stacks"][0]["Outputs"]
+        except Exception as exc:
+            print(f"cannot read stack {args.stack}: {exc}", file=sys.stderr)
+            return 2
+        bus = next((o["OutputValue"] for o in outputs if o["OutputKey"] == "EventBusName"), config.DEFAULT_EVENT_BUS)
+        events, sqs, where = session.client("events"), session.client("sqs"), f"stack {args.stack}"
+    else:
+        endpoint, found = _local_endpoint(args)
+        bus, where = args.bus, endpoint
+        events, sqs = _local_client("events", endpoint), _local_client("sqs", endpoint)
+    detail_types = tuple(args.detail_type or event_tail.DETAIL_TYPES)
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    try:
+        with event_tail.subscribed(events, sqs, bus, detail_types) as subscription:
+            print(f"listening on bus {bus} of {where} (rule {subscription.rule}); Ctrl-C to stop", file=sys.stderr)
+            event_tail.tail(sqs, subscription, lambda e: print(json.dumps(e), flush=True), stopping, args.count)
+    except Exception as exc:
+        if args.stack:
+            print(f"cannot follow the events of stack {args.stack}: {exc}", file=sys.stderr)
+        else:
+            print(f"cannot reach the local stack at {where}: {exc}\n{_where_is_serve(found)}", file=sys.stderr)
+        return 2
+    return 0
 
 
 # ---- render -----------------------------------------------------------------------------------
@@ -428,6 +530,37 @@ def build_parser() -> argparse.ArgumentParser:
     redrive.add_argument("--endpoint-url", help="AWS endpoint of a running local stack")
     redrive.add_argument("--stack", help="a deployed stack's name: redrive its EventBridge target's dead-letter queue")
     redrive.set_defaults(func=cmd_redrive)
+
+    def api_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--api-url", help=f"the API (default: the running `imgpipe serve`'s, else {DEFAULT_API_URL})")
+        p.add_argument("--api-key", help="the x-api-key header (serve --api-key, or a deployed stack's key)")
+        p.add_argument("--token", help="an ID token, when the API takes tokens (from `imgpipe token`)")
+
+    ls = sub.add_parser("ls", help="list your images, newest first (GET /images)")
+    ls.add_argument("--status", choices=("AWAITING_UPLOAD", "EXPIRED", "PROCESSING", "COMPLETE", "FAILED"))
+    ls.add_argument("--limit", type=int, help="images per page, 1..100 (default 20)")
+    ls.add_argument("--cursor", help="the next page: the cursor a previous ls printed")
+    api_options(ls)
+    ls.set_defaults(func=cmd_ls)
+
+    delete = sub.add_parser("delete", help="delete an image: original, renditions and record (DELETE /images/ID)")
+    delete.add_argument("image_id")
+    api_options(delete)
+    delete.set_defaults(func=cmd_delete)
+
+    events = sub.add_parser("events", help="print image events as they are published, one JSON line each")
+    events.add_argument(
+        "--detail-type",
+        action="append",
+        choices=("ImageProcessed", "ImageFailed", "ImageDeleted"),
+        help="only these (repeat for several; default: all three)",
+    )
+    events.add_argument("--count", type=int, help="stop after this many events (default: until Ctrl-C)")
+    events.add_argument("--bus", default=config.DEFAULT_EVENT_BUS, help="the local bus (settings event_bus_name)")
+    events.add_argument("--aws-port", type=int, help="AWS endpoint port of the local stack (default: the running one)")
+    events.add_argument("--endpoint-url", help="AWS endpoint of a running local stack")
+    events.add_argument("--stack", help="a deployed stack's name: follow its bus (your AWS credentials)")
+    events.set_defaults(func=cmd_events)
 
     render = sub.add_parser("render", help="resize + watermark in-process, no stack (preview your settings)")
     render.add_argument("files", nargs="+")

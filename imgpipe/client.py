@@ -74,6 +74,22 @@ class Client:
     def image(self, image_id: str) -> dict[str, Any]:
         return self.get(f"/images/{image_id}")
 
+    def images(self, limit: int | None = None, cursor: str | None = None, status: str | None = None) -> dict[str, Any]:
+        """One page of the caller's images, newest first (GET /images): ``items`` and ``nextCursor``."""
+        query = {name: value for name, value in (("limit", limit), ("cursor", cursor), ("status", status)) if value}
+        return self.get("/images", query or None)
+
+    def delete(self, image_id: str) -> None:
+        """DELETE the image: ApiError unless 204 (404 when there is no such image for the caller)."""
+        url = f"{self.api_url.rstrip('/')}/images/{urllib.parse.quote(image_id, safe='')}"
+        status, body = self._call("DELETE", url, headers=self.auth_headers())
+        if status != 204:
+            try:
+                parsed = json.loads(body) if body else {}
+            except ValueError:
+                parsed = {"raw": body.decode(errors="replace")}
+            raise ApiError(status, parsed)
+
     def upload(self, filename: str, data: bytes, content_type: str) -> str:
         upload = self.request_upload(filename, content_type, len(data))
         self.put(upload, data)

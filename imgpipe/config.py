@@ -296,6 +296,8 @@ class Route:
 API_ROUTES = (
     Route("GET", "/upload-url", "getUploadUrl", required_query=("filename", "contentType", "size")),
     Route("GET", "/images/{imageId}", "getImage"),
+    Route("GET", "/images", "listImages"),
+    Route("DELETE", "/images/{imageId}", "deleteImage"),
 )
 
 
@@ -320,6 +322,7 @@ AWAITING_UPLOAD = "AWAITING_UPLOAD"
 PROCESSING = "PROCESSING"
 COMPLETE = "COMPLETE"
 FAILED = "FAILED"
+EXPIRED = "EXPIRED"  # computed by the API, never stored: an AWAITING_UPLOAD record whose URL expired unused
 DELETED = "DELETED"  # a tombstone: the image and its files are gone; never listed, read as 404
 
 

@@ -7,11 +7,13 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from imgpipe.adapters import cdn_invalidator
 from imgpipe.config import API_ROUTES, ENV_SETTINGS, SHARED_OWNER, PipelineSettings, cors_allow_origin
+from imgpipe.errors import TransientError
 from imgpipe.observability import logger, metrics, tracer
 from imgpipe.runtime import default_runtime
 
-from .logic import Api, BadRequest, image_status, issue_upload_url
+from .logic import Api, BadRequest, delete_image, image_status, issue_upload_url, list_images
 
 # API Gateway has already matched the request to one of config.API_ROUTES and validated its required
 # parameters, so the handler dispatches on that resource.  Powertools' APIGatewayRestResolver would
@@ -27,7 +29,20 @@ UNAUTHORIZED = {"message": "Unauthorized"}  # API Gateway's own answer to a miss
 
 def default_api() -> Api:  # cheap: the runtime beneath is built once per container
     rt = default_runtime()
-    return Api(rt.settings, rt.resources.input_bucket, rt.resources.output_bucket, rt.images, rt.store)
+    if "invalidator" not in rt.memo:  # its client too
+        rt.memo["invalidator"] = cdn_invalidator(rt.settings)
+    return Api(
+        rt.settings,
+        rt.resources.input_bucket,
+        rt.resources.output_bucket,
+        rt.images,
+        rt.store,
+        files=rt.store,
+        invalidator=rt.memo["invalidator"],
+    )
+
+
+IMAGE_NOT_FOUND_MESSAGE = "no such image"
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -64,11 +79,39 @@ def get_image(_: Query, path: dict[str, str], owner: str) -> tuple[int, dict[str
     return 200, view
 
 
+@tracer.capture_method
+def images_page(query: Query, _: dict[str, str], owner: str) -> tuple[int, dict[str, Any]]:
+    page = list_images(
+        default_api(), owner=owner, limit=query.get("limit"), cursor=query.get("cursor"), status=query.get("status")
+    )
+    metrics.add_metric(name="ImagesListed", unit="Count", value=len(page["items"]))
+    return 200, page
+
+
+@tracer.capture_method
+def remove_image(_: Query, path: dict[str, str], owner: str) -> tuple[int, dict[str, Any]]:
+    try:
+        deleted = delete_image(default_api(), path.get("imageId", ""), owner=owner)
+    except TransientError:
+        # The tombstone is written, so the image is gone for every reader; what is left (its files)
+        # is finished by the client's next DELETE.
+        logger.exception("delete interrupted; the next DELETE finishes it")
+        return 503, error_body(
+            "DELETE_INCOMPLETE", "The image is deleted but its files are not all removed yet; repeat the DELETE."
+        )
+    if not deleted:
+        return 404, error_body("IMAGE_NOT_FOUND", IMAGE_NOT_FOUND_MESSAGE)
+    metrics.add_metric(name="ImagesDeleted", unit="Count", value=1)
+    return 204, {}
+
+
 # What serves each operation of config.API_ROUTES (its operationId in docs/openapi.yaml); the routes
 # themselves (method, resource) are written only there.
 OPERATIONS: dict[str, Operation] = {
     "getUploadUrl": upload_url,
     "getImage": get_image,
+    "listImages": images_page,
+    "deleteImage": remove_image,
 }
 ROUTES: dict[tuple[str, str], Operation] = {
     (route.method, route.resource): OPERATIONS[route.operation] for route in API_ROUTES
@@ -114,5 +157,5 @@ def response_headers(event: dict[str, Any]) -> dict[str, str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     status, body = respond(event)
-    text = json.dumps(body, separators=(",", ":"))
+    text = "" if status == 204 else json.dumps(body, separators=(",", ":"))  # 204: no body at all
     return {"statusCode": status, "headers": response_headers(event), "body": text}

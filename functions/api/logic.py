@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from imgpipe.adapters import ImageRepository
+from imgpipe.adapters import ImageRepository, PageKey
 from imgpipe.config import (
     AWAITING_UPLOAD,
     COMPLETE,
+    DELETED,
+    DELETED_MARKER_TAG,
+    EXPIRED,
     EXPRESS_MAX_DURATION_S,
     FAILED,
+    OUTPUT_BUCKET_PREFIXES,
     PROCESSING,
+    RENDITION_PREFIX,
     SHARED_OWNER,
+    TOMBSTONE_TTL_S,
     UPLOAD_PREFIX,
     PipelineSettings,
 )
@@ -30,6 +38,9 @@ _IMAGE_ID = re.compile(r"[0-9a-f]{32}")
 _SIZE = re.compile(r"-?[0-9]+")  # a whole number; its sign and range are checked apart
 STUCK_GRACE_S = 30
 STUCK_MESSAGE = "processing did not finish within 5 minutes; request a new upload URL and try again"
+# S3 checks a presigned URL's expiry when the PUT starts; its event reaches the workflow seconds after
+# the PUT ends.  An AWAITING_UPLOAD record turns EXPIRED only this long after its URL expired.
+UPLOAD_ARRIVAL_GRACE_S = 60
 
 
 class BadRequest(Exception):
@@ -44,6 +55,20 @@ class Presigner(Protocol):
     def presign_get(self, bucket: str, key: str, expires_in: int) -> str: ...
 
 
+class FileStore(Protocol):
+    """What deleting an image's files takes (S3Store; tests' FakeStore)."""
+
+    def put_marker(self, bucket: str, key: str, tag: tuple[str, str]) -> None: ...
+    def delete(self, bucket: str, keys: list[str]) -> None: ...
+    def list_keys(self, bucket: str, prefix: str) -> list[str]: ...
+
+
+class Invalidator(Protocol):
+    """Drops paths from the CDN's caches (delivery ``cdn`` on AWS); absent when nothing caches them."""
+
+    def invalidate(self, paths: list[str]) -> None: ...
+
+
 @dataclass
 class Api:
     settings: PipelineSettings
@@ -52,6 +77,9 @@ class Api:
     images: ImageRepository
     presigner: Presigner
     delivery: RenditionDelivery | None = None  # None: from settings and the environment, on first use
+    # What DELETE needs beyond reads: the buckets' files and the CDN's caches.
+    files: FileStore | None = None
+    invalidator: Invalidator | None = None
 
     def rendition_delivery(self) -> RenditionDelivery:
         if self.delivery is None:
@@ -139,6 +167,21 @@ def _error_view(error: dict[str, Any]) -> dict[str, str]:
     return {"code": code, "message": message_from_cause(error.get("cause"))[:1000]}
 
 
+def upload_expiry(record: dict[str, Any], settings: PipelineSettings) -> datetime | None:
+    """When the record's upload URL stops working (it was signed when the record was created)."""
+    created = record.get("createdAt")
+    if not isinstance(created, str):
+        return None
+    return datetime.fromisoformat(created.replace("Z", "+00:00")) + timedelta(seconds=settings.upload_url_ttl)
+
+
+def _record_expired(record: dict[str, Any], now: datetime) -> bool:
+    """DynamoDB deletes an item some time after its ``ttl`` (up to days) and serves it until then;
+    the API treats it as gone from that second, so AWS and the local stack answer alike."""
+    ttl = record.get("ttl")
+    return isinstance(ttl, int | float) and ttl <= now.timestamp()
+
+
 def _stuck(record: dict[str, Any], now: datetime) -> bool:
     """An Express execution lives at most EXPRESS_MAX_DURATION_S; one that hit that limit, or failed
     with an error no Catch can handle (States.Runtime), ended without recording anything."""
@@ -153,6 +196,8 @@ def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = 
         return None
     record = api.images.get(image_id)
     if record is None or not owned_by(record, owner):
+        return None
+    if record.get("status") == DELETED:  # a tombstone is no image
         return None
     now = now or datetime.now(UTC)
     if _stuck(record, now):
@@ -180,3 +225,153 @@ def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = 
         view["failedAt"] = record.get("failedAt")
         view["error"] = _error_view(record.get("error") or {})
     return {k: v for k, v in view.items() if v is not None}
+
+
+# ---- GET /images: the caller's images, newest first ------------------------------------------------
+LIST_DEFAULT_LIMIT = 20
+LIST_MAX_LIMIT = 100
+# With a status filter DynamoDB reads `limit` index entries and then filters, so a page can come up
+# short; the API reads on (each read asking only for what is missing) up to this many times, then
+# answers the short page with its cursor rather than make one request arbitrarily long.
+LIST_MAX_READS = 5
+LISTABLE_STATUSES = (AWAITING_UPLOAD, EXPIRED, PROCESSING, COMPLETE, FAILED)
+_LIMIT = re.compile(r"[0-9]{1,3}")
+_TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_CURSOR = re.compile(r"[A-Za-z0-9_-]{1,200}")
+
+
+def encode_cursor(key: PageKey) -> str:
+    """Opaque to clients: where the page ended in the owner index (base64url of its key, no owner)."""
+    raw = json.dumps([key["createdAt"], key["imageId"]], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> PageKey:
+    """The page key inside a cursor this API made; anything else is a 400, never a DynamoDB error."""
+    invalid = BadRequest("INVALID_CURSOR", "cursor must be a nextCursor value this API returned")
+    if not _CURSOR.fullmatch(cursor):
+        raise invalid
+    try:
+        created, image_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):  # not base64, not JSON, not a pair
+        raise invalid from None
+    if not (isinstance(created, str) and _TIMESTAMP.fullmatch(created)):
+        raise invalid
+    if not (isinstance(image_id, str) and _IMAGE_ID.fullmatch(image_id)):
+        raise invalid
+    return {"imageId": image_id, "createdAt": created}
+
+
+def _page_size(limit: str | None) -> int:
+    if limit is None:
+        return LIST_DEFAULT_LIMIT
+    if not _LIMIT.fullmatch(limit) or not 1 <= int(limit) <= LIST_MAX_LIMIT:
+        raise BadRequest("INVALID_LIMIT", f"limit must be a whole number from 1 to {LIST_MAX_LIMIT}")
+    return int(limit)
+
+
+def _list_item(api: Api, record: dict[str, Any], now: datetime) -> dict[str, Any] | None:
+    """One image as the list shows it: the status GET /images/{imageId} would show (EXPIRED for an
+    unused upload URL), its name, times, and renditions with URLs once COMPLETE."""
+    if record.get("status") == DELETED or _record_expired(record, now):
+        return None  # the index is eventually consistent: a just-deleted image can linger a moment
+    status = record.get("status", AWAITING_UPLOAD)
+    expires = upload_expiry(record, api.settings) if status == AWAITING_UPLOAD else None
+    if expires is not None and now > expires + timedelta(seconds=UPLOAD_ARRIVAL_GRACE_S):
+        status = EXPIRED
+    item: dict[str, Any] = {
+        "imageId": record["imageId"],
+        "status": status,
+        "filename": (record.get("upload") or {}).get("filename"),
+        "createdAt": record.get("createdAt"),
+        "updatedAt": record.get("updatedAt"),
+    }
+    if status == COMPLETE:
+        item["renditions"] = api.rendition_delivery().with_urls(record.get("renditions", []), now)
+    return {k: v for k, v in item.items() if v is not None}
+
+
+def list_images(
+    api: Api,
+    *,
+    owner: str,
+    limit: str | None = None,
+    cursor: str | None = None,
+    status: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A page of the owner's images, newest first, from the owner index (a query, never a scan).
+    ``nextCursor`` is present while the index may hold more; a page can be shorter than ``limit``
+    (even empty) with a status filter, and the last full page can lead to an empty one."""
+    size = _page_size(limit)
+    if status is not None and status not in LISTABLE_STATUSES:
+        raise BadRequest("INVALID_STATUS", f"status must be one of {', '.join(LISTABLE_STATUSES)}")
+    start = decode_cursor(cursor) if cursor else None
+    stored = AWAITING_UPLOAD if status == EXPIRED else status  # EXPIRED is computed, never stored
+    now = now or datetime.now(UTC)
+    items: list[dict[str, Any]] = []
+    for _ in range(LIST_MAX_READS):
+        # Each read evaluates at most what the page still lacks, so the index position it stops at
+        # is exactly the last item considered: the cursor never skips one.
+        records, start = api.images.list_by_owner(owner, size - len(items), start, stored)
+        for record in records:
+            item = _list_item(api, record, now)
+            if item is not None and (status is None or item["status"] == status):
+                items.append(item)
+        if start is None or len(items) == size:
+            break
+    page: dict[str, Any] = {"items": items}
+    if start is not None:
+        page["nextCursor"] = encode_cursor(start)
+    return page
+
+
+# ---- DELETE /images/{imageId} --------------------------------------------------------------------
+
+
+def _upload_keys(image_id: str, record: dict[str, Any]) -> list[str]:
+    """The image's original(s) in the input bucket: only keys under its own upload prefix."""
+    prefix = f"{UPLOAD_PREFIX}{image_id}/"
+    keys = {(record.get("upload") or {}).get("key"), (record.get("source") or {}).get("key")}
+    return sorted(k for k in keys if isinstance(k, str) and k.startswith(prefix))
+
+
+def delete_image(api: Api, image_id: str, *, owner: str, now: datetime | None = None) -> bool:
+    """Delete the image: False (404) if the caller has no such image or it is deleted already.
+
+    Marks first, then removes: the record becomes a tombstone (status DELETED, with a TTL), so no
+    execution still running can write it back as COMPLETE or FAILED, and the watermark step discards
+    renditions it writes after that (functions/watermark/logic.py); the tombstone's write is also
+    what publishes ImageDeleted (imgpipe.events).  Then the original, the work files and the
+    renditions go, the CDN forgets the paths and the tombstone is marked purged.  A delete
+    interrupted before that (a timeout, a throttled call: TransientError, answered 503) is
+    finished by the next DELETE."""
+    if not _IMAGE_ID.fullmatch(image_id):
+        return False
+    now = now or datetime.now(UTC)
+    record = api.images.get(image_id)
+    if record is None or not owned_by(record, owner) or _record_expired(record, now):
+        return False
+    if record.get("status") != DELETED:
+        expires_at = int(now.timestamp()) + TOMBSTONE_TTL_S
+        if not api.images.mark_deleted(image_id, utc_now(now), expires_at):
+            record = api.images.get(image_id)  # a concurrent DELETE marked it first: finish with it
+            if record is None or record.get("status") != DELETED:
+                return False
+    if record.get("purgedAt"):
+        return False
+    _purge(api, image_id, record, now)
+    return True
+
+
+def _purge(api: Api, image_id: str, record: dict[str, Any], now: datetime) -> None:
+    assert api.files is not None, "DELETE needs the file store"
+    for key in _upload_keys(image_id, record):
+        api.files.put_marker(api.input_bucket, key, DELETED_MARKER_TAG)  # replaces the original's bytes
+    for prefix in OUTPUT_BUCKET_PREFIXES:
+        keys = api.files.list_keys(api.output_bucket, f"{prefix}{image_id}/")
+        if keys:
+            api.files.delete(api.output_bucket, keys)
+    if api.invalidator is not None:
+        api.invalidator.invalidate([f"/{RENDITION_PREFIX}{image_id}/*"])
+    api.images.mark_purged(image_id, utc_now(now))

@@ -25,9 +25,10 @@ def test_spec_is_a_valid_openapi_document():
 
 
 def test_spec_routes_are_the_routes_the_api_serves():
-    assert {path: set(item) - {"parameters"} for path, item in SPEC["paths"].items()} == {
-        r.resource: {r.method.lower()} for r in API_ROUTES
-    }
+    served: dict[str, set[str]] = {}
+    for route in API_ROUTES:  # one resource can have several methods (GET and DELETE /images/{imageId})
+        served.setdefault(route.resource, set()).add(route.method.lower())
+    assert {path: set(item) - {"parameters"} for path, item in SPEC["paths"].items()} == served
 
 
 def test_spec_operation_ids_are_the_operations_the_api_function_serves():
@@ -59,3 +60,30 @@ def test_failed_image_matches_the_schema(client: Client):
     view = client.wait(image_id)
     assert view["status"] == "FAILED" and view["error"]["code"]
     schema("Image").validate(view)
+
+
+def test_the_list_and_its_errors_match_their_schemas(client: Client, photo: bytes):
+    image_id = client.upload("listed.jpg", photo, "image/jpeg")
+    client.wait(image_id)
+    page = client.images(limit=5)
+    schema("ImageList").validate(page)
+    assert any(item["imageId"] == image_id and item["renditions"] for item in page["items"])
+    filtered = client.images(limit=1, status="COMPLETE")
+    schema("ImageList").validate(filtered)
+    assert filtered["nextCursor"]
+    with pytest.raises(ApiError) as raised:
+        client.images(cursor="tampered")
+    assert raised.value.status == 400
+    schema("Error").validate(raised.value.body)
+
+
+def test_delete_answers_204_without_a_body_then_404_in_the_error_schema(client: Client):
+    image_id = client.request_upload("deleted.jpg", "image/jpeg", 100)["imageId"]
+    status, body = client._call("DELETE", f"{client.api_url}/images/{image_id}")
+    assert (status, body) == (204, b"")
+    with pytest.raises(ApiError) as raised:
+        client.delete(image_id)
+    assert raised.value.status == 404
+    schema("Error").validate(raised.value.body)
+    responses = SPEC["paths"]["/images/{imageId}"]["delete"]["responses"]
+    assert {"204", "404"} <= set(responses) and "content" not in responses["204"]

@@ -274,7 +274,7 @@ def test_every_route_has_exactly_one_operation_and_every_operation_one_route():
 def test_api_handler_answers_an_unknown_resource_with_404_json():
     from functions.api.handler import handler
 
-    response = handler({"httpMethod": "DELETE", "resource": "/images/{imageId}", "path": "/images/x"}, Context())
+    response = handler({"httpMethod": "PUT", "resource": "/images/{imageId}", "path": "/images/x"}, Context())
     assert response["statusCode"] == 404
     assert response["headers"]["Content-Type"] == "application/json"
     assert json.loads(response["body"]) == {"error": {"code": "NOT_FOUND", "message": "no such route"}}
