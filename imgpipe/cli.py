@@ -78,6 +78,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         key_header += f' -H "Authorization: Bearer $({token_command})"'
     print(f"imgpipe local stack is up\n  API          {stack.api_url}\n  AWS endpoint {stack.aws_endpoint}")
+    print(f"  upload page  {stack.api_url}/")
     print(f"  state machine {stack.names.state_machine_arn}")
     print(f"  buckets      {stack.names.input_bucket} (uploads), {stack.names.output_bucket} (renditions)")
     print(f"  table        {stack.names.table}")

@@ -296,6 +296,7 @@ class Route:
 API_ROUTES = (
     Route("GET", "/upload-url", "getUploadUrl", required_query=("filename", "contentType", "size")),
     Route("GET", "/images/{imageId}", "getImage"),
+    Route("GET", "/images/{imageId}/execution", "getImageExecution"),
     Route("GET", "/images", "listImages"),
     Route("DELETE", "/images/{imageId}", "deleteImage"),
 )

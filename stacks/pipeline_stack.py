@@ -48,6 +48,11 @@ class PipelineStack(Stack):
             self, "Workflow", options=options, functions=self.functions, table=self.table, storage=self.storage
         )
         self.trigger = Trigger(self, "Trigger", options=options, storage=self.storage, workflow=self.workflow)
+        # GET /images/{imageId}/execution: an Express execution's history lives only in the workflow's
+        # log group, so the API function reads it there, with the one action that takes.
+        history_reader = self.functions.functions[topology.API.name]
+        history_reader.add_environment(config.ENV_HISTORY_LOG_GROUP, self.workflow.log_group.log_group_name)
+        self.workflow.log_group.grant(history_reader, "logs:FilterLogEvents")
         self.events = ImageEvents(
             self, "Events", options=options, table=self.table, function=self.functions.functions[topology.EVENTS.name]
         )

@@ -13,6 +13,7 @@ from imgpipe.errors import TransientError
 from imgpipe.observability import logger, metrics, tracer
 from imgpipe.runtime import default_runtime
 
+from .execution import NoExecution, image_execution
 from .logic import Api, BadRequest, delete_image, image_status, issue_upload_url, list_images
 
 # API Gateway has already matched the request to one of config.API_ROUTES and validated its required
@@ -105,11 +106,27 @@ def remove_image(_: Query, path: dict[str, str], owner: str) -> tuple[int, dict[
     return 204, {}
 
 
+@tracer.capture_method
+def get_execution(_: Query, path: dict[str, str], owner: str) -> tuple[int, dict[str, Any]]:
+    try:
+        view = image_execution(default_api(), path.get("imageId", ""), default_runtime().history, owner=owner)
+    except NoExecution as exc:
+        return 404, error_body("EXECUTION_NOT_FOUND", f"No execution has processed this image yet (it is {exc}).")
+    except TransientError:  # CloudWatch Logs throttles FilterLogEvents per account
+        logger.exception("execution history unavailable")
+        return 503, error_body("HISTORY_UNAVAILABLE", "The execution's history cannot be read right now; try again.")
+    metrics.add_metric(name="ExecutionRead", unit="Count", value=1)
+    if view is None:
+        return 404, error_body("IMAGE_NOT_FOUND", IMAGE_NOT_FOUND_MESSAGE)
+    return 200, view
+
+
 # What serves each operation of config.API_ROUTES (its operationId in docs/openapi.yaml); the routes
 # themselves (method, resource) are written only there.
 OPERATIONS: dict[str, Operation] = {
     "getUploadUrl": upload_url,
     "getImage": get_image,
+    "getImageExecution": get_execution,
     "listImages": images_page,
     "deleteImage": remove_image,
 }

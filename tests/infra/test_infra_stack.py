@@ -230,6 +230,12 @@ def test_function_environment_comes_from_config_and_context(synth: Synth) -> Non
             "POWERTOOLS_SERVICE_NAME": step.service_name,
             "POWERTOOLS_METRICS_NAMESPACE": f"{config.PROJECT}/{STACK_NAME}",  # one namespace per stack
             **({"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false"} if step is topology.API else {}),  # URLs
+            # GET /images/{imageId}/execution reads the Express workflow's history from its log group
+            **(
+                {config.ENV_HISTORY_LOG_GROUP: {"Ref": synth.logical_id(synth.stack.workflow.log_group)}}
+                if step is topology.API
+                else {}
+            ),
             # DELETE invalidates the image's paths in the distribution (delivery "cdn")
             **(
                 {config.ENV_DISTRIBUTION_ID: {"Ref": synth.logical_id(delivery.distribution)}}
@@ -677,6 +683,7 @@ def test_each_function_role_holds_exactly_what_its_handler_calls(synth: Synth) -
             ("dynamodb:PutItem", table),
             ("dynamodb:GetItem", table),
             ("dynamodb:UpdateItem", table),  # fail_stale, mark_deleted, mark_purged
+            ("logs:FilterLogEvents", getatt(synth.logical_id(synth.stack.workflow.log_group))),  # executions
             ("dynamodb:Query", json.dumps(owner_index, sort_keys=True)),  # GET /images: the one index
             # DELETE: the tagged empty marker over the original, the image's own files found by listing
             ("s3:PutObjectTagging", object_arn(inp, f"{config.UPLOAD_PREFIX}*")),

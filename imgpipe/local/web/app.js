@@ -15,7 +15,8 @@ const POLL_DEADLINE_MS = 6 * 60 * 1000;
 // On AWS the execution's steps are read back from CloudWatch Logs, delivered a few seconds late.
 const HISTORY_ATTEMPTS = 15;
 const HISTORY_INTERVAL_MS = 2000;
-const TERMINAL = new Set(["COMPLETE", "FAILED"]);
+// EXPIRED: the upload URL expired and no upload arrived in time (docs/openapi.yaml, Image.status).
+const TERMINAL = new Set(["COMPLETE", "FAILED", "EXPIRED"]);
 
 // What the page adds to an error code in words.  A FAILED image's message comes from the API (one
 // fixed sentence per code, docs/openapi.yaml); these are the errors met before there is an image:
@@ -32,6 +33,7 @@ const EXPLANATIONS = {
   UPLOAD_BLOCKED: "The browser could not send the file: a network error, or the bucket's CORS rules do not allow this page's origin.",
   API_UNREACHABLE: "The API could not be reached: check the API URL, and that the API allows this page's origin (CORS).",
   GAVE_UP_WAITING: "The page stopped waiting for a result.",
+  EXPIRED: "The upload URL expired before the upload reached the bucket.",
 };
 
 // EXIF orientation (1-8) in words; the renditions are always shown upright.
@@ -307,11 +309,14 @@ async function handleFile(file) {
   if (image.status === "COMPLETE") {
     card.showRenditions(image.renditions);
     card.setStatus("COMPLETE", "complete");
-  } else {
+    await loadExecution(card, image.imageId);
+  } else if (image.status === "FAILED") {
     const error = image.error || {};
     card.fail(error.code || "FAILED", error.message);
+    await loadExecution(card, image.imageId);
+  } else {
+    card.fail(image.status, EXPLANATIONS[image.status]);
   }
-  await loadExecution(card, image.imageId);
 }
 
 function handleFiles(files) {
