@@ -75,5 +75,10 @@ synth: install
 bench: install
 	$(BIN)/python -m bench
 
+# The local stack under load and faults (loopback only, ~1,000 executions, at most 25 minutes):
+# workers killed busy and idle, upload-url p95, memory per upload, history lookup (docs/performance.md).
+load: install
+	$(BIN)/python -m bench.load
+
 clean:
 	rm -rf cdk.out build out .pytest_cache .tools

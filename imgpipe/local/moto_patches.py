@@ -9,11 +9,20 @@ stack"):
   of pure Python per image, before the first state runs);
 * every JSONPath in the definition is re-compiled with a PLY parser at every evaluation (~1 ms each,
   ~28 per image);
-* every request scans moto's package directory to route itself (~40 directory scans per image).
+* every request scans moto's package directory to route itself (~40 directory scans per image), and
+  lists its handler class's methods with ``inspect.getmembers`` to find the action;
+* every Task state builds a new boto3 client (~3 ms of the emulator's one interpreter lock each, ~7
+  per image) for the same service, region and settings.
+
+And one of its memory costs grows with every image: a finished execution keeps its whole
+interpreter (evaluation details, state data: ~30 kB per execution) though only its event history is
+read again, and the interpreter lists every thread it ever started; a finished execution keeps just
+its history (``GetExecutionHistory``), and finished threads are forgotten.
 
 Each patch keeps moto's semantics: an execution still gets a program of its own (a deep copy of the
-one parsed, 1.5 ms), a compiled JSONPath is immutable, and the module list only changes when moto is
-reinstalled.  A patch whose target moved in a new moto is skipped: slower, not wrong.
+one parsed, 1.5 ms), a compiled JSONPath is immutable, the module list only changes when moto is
+reinstalled, and a finished execution answers every API as before.  A patch whose target moved in a
+new moto is skipped: slower, not wrong.
 
 One patch changes semantics, towards AWS's: when a Lambda function fails without an ``errorType``
 in its payload, Step Functions names the error ``Lambda.Unknown`` and explains it in the cause
@@ -26,7 +35,9 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger("imgpipe.local")
@@ -56,6 +67,44 @@ def _parse_once(_: Any) -> Callable[[Any], Any]:
         return copy.deepcopy(parsed(worker._evaluation_details.state_machine_details.definition))
 
     return entrypoint
+
+
+_clients: dict[tuple[str, str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _client_per_service(boto_client_for: Callable[..., Any]) -> Callable[..., Any]:
+    """The interpreter's clients, one per endpoint, region and service (boto3 clients are thread-safe),
+    made as moto makes them but with a connection pool as large as the executions that share it."""
+
+    import boto3
+    from botocore.config import Config
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    def shared(region: str, service: str, state_credentials: Any = None) -> Any:
+        if state_credentials is not None:  # a role of the state's own: a client of its own
+            return boto_client_for(region, service, state_credentials)
+        endpoint = "" if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
+        key = (endpoint, region, service)
+        with _clients_lock:
+            if key not in _clients:
+                config = Config(
+                    parameter_validation=False,
+                    retries={"max_attempts": 0, "total_max_attempts": 1},
+                    connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                    read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                    max_pool_connections=64,
+                )
+                make_client: Any = boto3.client  # the service is a run-time string, not one of the stubs' literals
+                _clients[key] = make_client(
+                    service_name=service, region_name=region, aws_access_key_id="ak", aws_secret_access_key="sk",
+                    config=config, **({"endpoint_url": endpoint} if endpoint else {}),
+                )  # fmt: skip
+            return _clients[key]
+
+    return shared
 
 
 def _memoised(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,18 +160,65 @@ def _untyped_is_lambda_unknown(from_error: Callable[..., Any]) -> Callable[..., 
     return named_as_aws
 
 
+@dataclass
+class _FinishedEnvironment:
+    """What is read from a finished execution's environment: its history (and, for callback and Map
+    APIs, its empty pools)."""
+
+    event_manager: Any
+    callback_pool_manager: Any
+    map_run_record_pool_manager: Any
+
+
+@dataclass
+class _FinishedWorker:
+    env: _FinishedEnvironment
+
+    def stop(self, **_: Any) -> None:  # StopExecution on a finished execution: nothing runs
+        return None
+
+
+def _keep_only_history(terminated: Callable[[Any], None]) -> Callable[[Any], None]:
+    from moto.stepfunctions.parser.utils import TMP_THREADS  # every thread the interpreter started, kept
+
+    def terminated_and_slimmed(communication: Any) -> None:
+        terminated(communication)  # records status, output, error from the full environment
+        execution = communication.execution
+        env = execution.exec_worker.env
+        execution.exec_worker = _FinishedWorker(
+            _FinishedEnvironment(env.event_manager, env.callback_pool_manager, env.map_run_record_pool_manager)
+        )
+        # moto lists each thread it starts (for its own tests to join) and never forgets one.
+        TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
+
+    return terminated_and_slimmed
+
+
 def tune_moto() -> dict[str, bool]:
-    """Install the three caches and the Lambda.Unknown naming (idempotent); which ones took."""
+    """Install the caches, the history-only finished executions and the Lambda.Unknown naming
+    (idempotent); which ones took."""
     from moto import backends
+    from moto.core import responses
     from moto.stepfunctions.parser.asl.component.common.path import result_path
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk,
+        state_task_service_dynamodb,
+        state_task_service_lambda,
+    )
     from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     lambda_task = state_task_service_lambda.StateTaskServiceLambda
+    # The modules that call the services this definition's tasks use (each imported the factory).
+    task_clients = (lambda_eval_utils, state_task_service_dynamodb, state_task_service_aws_sdk)
     return {
+        "clients": all(_install(module, "boto_client_for", _client_per_service) for module in task_clients),
+        "method_names": _install(responses, "method_names_from_class", _memoised),
         "lambda_unknown": _install(lambda_task, "_from_error", _untyped_is_lambda_unknown),
         "definitions": _install(ExecutionWorker, "_get_evaluation_entrypoint", _parse_once),
         "jsonpaths": all([_install(json_path, "parse", _memoised), _install(result_path, "parse", _memoised)]),
         "modules": _install(backends, "list_of_moto_modules", _listed_once),
+        "finished_executions": _install(BaseExecutionWorkerCommunication, "terminated", _keep_only_history),
     }

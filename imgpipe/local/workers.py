@@ -46,7 +46,7 @@ from imgpipe.local.lambdas import (
 from imgpipe.topology import STEPS, Step
 
 WARM_UP_TIMEOUT_S = 60
-API_WORKERS = 2  # the API function's sandboxes: upload-url at concurrency 16 stays under 0.3 s p95 (make load)
+API_WORKERS = 2  # the API function's sandboxes (more measured no faster: the emulator is the bottleneck)
 MEMORY_CHECK_INTERVAL_S = 0.05  # how often a busy worker's resident memory is compared with its function's size
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
