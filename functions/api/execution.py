@@ -9,14 +9,16 @@ causes or ARNs (imgpipe.errors.public_error).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from imgpipe.adapters import ExecutionHistory
 from imgpipe.config import COMPLETE, FAILED, PROCESSING
 from imgpipe.errors import public_error
-from imgpipe.history import StateRun, summarise
 
 from .logic import Api, image_status
+
+if TYPE_CHECKING:
+    from imgpipe.adapters import ExecutionHistory
+    from imgpipe.history import StateRun
 
 SUCCEEDED_STEP, FAILED_STEP = "SUCCEEDED", "FAILED"
 
@@ -69,6 +71,8 @@ def image_execution(
     and errors.  None when the image does not exist for this caller (as GET /images/{imageId});
     NoExecution before one has started.  On AWS the events reach the log group a few seconds late:
     until its end is logged the execution reads RUNNING, with the steps logged so far."""
+    from imgpipe.history import summarise  # only this route pays for its import (~3 ms of a cold start)
+
     image = image_status(api, image_id, owner=owner, now=now)
     if image is None:
         return None
