@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from imgpipe.config import COMPLETE, FAILED
+from imgpipe.config import COMPLETE, EXPIRED, FAILED
 
 
 class ApiError(Exception):
@@ -99,7 +99,7 @@ class Client:
     def wait(
         self, image_id: str, deadline_s: float = 120, interval_s: float = 0.1, max_interval_s: float = 2.0
     ) -> dict[str, Any]:
-        """Poll until the image is COMPLETE or FAILED, or the deadline passes (TimeoutError).
+        """Poll until the image is COMPLETE, FAILED or EXPIRED, or the deadline passes (TimeoutError).
 
         The interval grows (x1.5 up to ``max_interval_s``) so a slow image does not spend the
         deployed API's per-key throttle and quota; throttling (429) and 5xx answers are retried."""
@@ -109,7 +109,7 @@ class Client:
             try:
                 view = self.image(image_id)
                 status = view["status"]
-                if status in (COMPLETE, FAILED):
+                if status in (COMPLETE, FAILED, EXPIRED):
                     return view
             except ApiError as exc:
                 if exc.status != 429 and exc.status < 500:

@@ -76,7 +76,8 @@ def get_image(_: Query, path: dict[str, str], owner: str) -> tuple[int, dict[str
     view = image_status(default_api(), image_id, owner=owner)
     metrics.add_metric(name="ImageStatusRead", unit="Count", value=1)
     if view is None:
-        return 404, error_body("IMAGE_NOT_FOUND", f"no image {image_id}")
+        # Unknown, malformed (never looked up) and another owner's alike; the id is not echoed.
+        return 404, error_body("IMAGE_NOT_FOUND", IMAGE_NOT_FOUND_MESSAGE)
     return 200, view
 
 

@@ -30,14 +30,14 @@ from imgpipe.config import (
 )
 from imgpipe.contracts import utc_now
 from imgpipe.delivery import RenditionDelivery
-from imgpipe.errors import message_from_cause
+from imgpipe.errors import PUBLIC_ERRORS, public_error
 from imgpipe.uploads import UploadRefused, safe_filename, upload_content_type
 
 AWAITING_RECORD_TTL = 24 * 3600  # an upload URL that was never used leaves no record behind
 _IMAGE_ID = re.compile(r"[0-9a-f]{32}")
 _SIZE = re.compile(r"-?[0-9]+")  # a whole number; its sign and range are checked apart
 STUCK_GRACE_S = 30
-STUCK_MESSAGE = "processing did not finish within 5 minutes; request a new upload URL and try again"
+STUCK_MESSAGE = PUBLIC_ERRORS["PROCESSING_TIMEOUT"]
 # S3 checks a presigned URL's expiry when the PUT starts; its event reaches the workflow seconds after
 # the PUT ends.  An AWAITING_UPLOAD record turns EXPIRED only this long after its URL expired.
 UPLOAD_ARRIVAL_GRACE_S = 60
@@ -162,9 +162,18 @@ def issue_upload_url(
 
 
 def _error_view(error: dict[str, Any]) -> dict[str, str]:
-    """The state machine records Step Functions' raw Error/Cause; present them as code/message."""
-    code = error.get("code") or "INTERNAL_ERROR"
-    return {"code": code, "message": message_from_cause(error.get("cause"))[:1000]}
+    """The public code and its fixed message for the recorded Step Functions error (the events
+    present it the same way: imgpipe.errors.public_error)."""
+    return public_error(error.get("code"))
+
+
+def execution_reference(execution_arn: str | None) -> str | None:
+    """The execution's name: enough to find it (`imgpipe history`, the execution logs), without the
+    account id and state machine the ARN carries."""
+    if not execution_arn:
+        return None
+    parts = execution_arn.split(":")  # arn:aws:states:<region>:<account>:execution|express:<machine>:<name>[:<id>]
+    return parts[7] if len(parts) > 7 else None
 
 
 def upload_expiry(record: dict[str, Any], settings: PipelineSettings) -> datetime | None:
@@ -195,11 +204,11 @@ def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = 
     if not _IMAGE_ID.fullmatch(image_id):
         return None
     record = api.images.get(image_id)
-    if record is None or not owned_by(record, owner):
+    now = now or datetime.now(UTC)
+    if record is None or not owned_by(record, owner) or _record_expired(record, now):
         return None
     if record.get("status") == DELETED:  # a tombstone is no image
         return None
-    now = now or datetime.now(UTC)
     if _stuck(record, now):
         error = {"code": "PROCESSING_TIMEOUT", "cause": STUCK_MESSAGE}
         stamp = utc_now(now)
@@ -213,9 +222,15 @@ def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = 
         "status": status,
         "createdAt": record.get("createdAt"),
         "updatedAt": record.get("updatedAt"),
-        "executionId": record.get("executionId"),
+        "executionId": execution_reference(record.get("executionId")),
         "upload": record.get("upload"),
     }
+    if status == AWAITING_UPLOAD and (expires := upload_expiry(record, api.settings)):
+        # Computed, never stored: an unused URL shows EXPIRED once it cannot be used any more (after a
+        # grace for an upload that began before expiry to arrive), until the record's TTL removes it.
+        view["expiresAt"] = utc_now(expires)
+        if now > expires + timedelta(seconds=UPLOAD_ARRIVAL_GRACE_S):
+            view["status"] = EXPIRED
     if record.get("original"):
         view["original"] = record["original"]
     if status == COMPLETE:

@@ -15,9 +15,10 @@ stack"):
   per image) for the same service, region and settings.
 
 And one of its memory costs grows with every image: a finished execution keeps its whole
-interpreter (evaluation details, state data: ~30 kB per execution) though only its event history is
-read again, and the interpreter lists every thread it ever started; a finished execution keeps just
-its history (``GetExecutionHistory``), and finished threads are forgotten.
+interpreter (evaluation details, state data: ~30 kB per execution) and its history as ~45 kB of
+dicts, though only the history is read again, and the interpreter lists every thread it ever
+started.  A finished execution keeps just its history, compressed (``GetExecutionHistory`` still
+answers the same events), and finished threads are forgotten.
 
 Each patch keeps moto's semantics: an execution still gets a program of its own (a deep copy of the
 one parsed, 1.5 ms), a compiled JSONPath is immutable, the module list only changes when moto is
@@ -35,7 +36,9 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import pickle
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -160,6 +163,18 @@ def _untyped_is_lambda_unknown(from_error: Callable[..., Any]) -> Callable[..., 
     return named_as_aws
 
 
+class _CompressedHistory:
+    """A finished execution's history events, pickled and compressed (~45 kB of dicts -> ~6 kB);
+    each read gets a fresh copy, as moto's ``EventManager.get_event_history`` does."""
+
+    def __init__(self, events: list[dict[str, Any]]):
+        self._data = zlib.compress(pickle.dumps(events, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+    def get_event_history(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = pickle.loads(zlib.decompress(self._data))  # our own bytes
+        return events
+
+
 @dataclass
 class _FinishedEnvironment:
     """What is read from a finished execution's environment: its history (and, for callback and Map
@@ -185,8 +200,9 @@ def _keep_only_history(terminated: Callable[[Any], None]) -> Callable[[Any], Non
         terminated(communication)  # records status, output, error from the full environment
         execution = communication.execution
         env = execution.exec_worker.env
+        history = _CompressedHistory(env.event_manager.get_event_history())
         execution.exec_worker = _FinishedWorker(
-            _FinishedEnvironment(env.event_manager, env.callback_pool_manager, env.map_run_record_pool_manager)
+            _FinishedEnvironment(history, env.callback_pool_manager, env.map_run_record_pool_manager)
         )
         # moto lists each thread it starts (for its own tests to join) and never forgets one.
         TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]

@@ -3,11 +3,15 @@ the local API Gateway serves, and real responses validate against its schemas.""
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
+from functions.api.logic import PUBLIC_ERRORS
 from imgpipe.client import ApiError, Client
 from imgpipe.config import API_ROUTES
 from imgpipe.paths import checkout_root
@@ -60,6 +64,34 @@ def test_failed_image_matches_the_schema(client: Client):
     view = client.wait(image_id)
     assert view["status"] == "FAILED" and view["error"]["code"]
     schema("Image").validate(view)
+    assert view["error"] == {"code": "NOT_AN_IMAGE", "message": PUBLIC_ERRORS["NOT_AN_IMAGE"]}
+    assert re.fullmatch(r"[0-9a-f]{32}", view["executionId"])  # the execution's name, not its ARN
+
+
+def test_an_upload_url_never_used_shows_expired_and_matches_the_schema(stack, client: Client):
+    image_id = client.request_upload("late.jpg", "image/jpeg", 100)["imageId"]
+    fresh = client.image(image_id)
+    assert fresh["status"] == "AWAITING_UPLOAD" and fresh["expiresAt"]
+    # The same record as if issued two hours ago (its URL long expired, its TTL not yet reached).
+    issued = datetime.now(UTC) - timedelta(hours=2)
+    stack.client("dynamodb").update_item(
+        TableName=stack.names.table,
+        Key={"imageId": {"S": image_id}},
+        UpdateExpression="SET createdAt = :created",
+        ExpressionAttributeValues={":created": {"S": issued.strftime("%Y-%m-%dT%H:%M:%SZ")}},
+    )
+    expired = client.image(image_id)
+    assert expired["status"] == "EXPIRED"
+    schema("Image").validate(expired)
+
+
+def test_a_10_kb_image_id_is_not_found_and_not_echoed(client: Client):
+    long_id = "a" * 10_000
+    with pytest.raises(ApiError) as raised:
+        client.image(long_id)
+    assert raised.value.status == 404
+    assert raised.value.body == {"error": {"code": "IMAGE_NOT_FOUND", "message": "no such image"}}
+    schema("Error").validate(raised.value.body)
 
 
 def test_the_list_and_its_errors_match_their_schemas(client: Client, photo: bytes):

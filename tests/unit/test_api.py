@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.api.logic import Api, BadRequest, image_status, issue_upload_url, sanitise_filename
+from functions.api.logic import PUBLIC_ERRORS, Api, BadRequest, image_status, issue_upload_url, sanitise_filename
 from imgpipe import config
 from tests.fakes import FakeImages
 
@@ -118,28 +118,29 @@ def test_complete_image_lists_renditions_with_download_urls(api: Api, event):
     assert [r["url"] for r in view["renditions"]] == [
         f"https://out.s3/{r['key']}?ttl=3600" for r in payload["renditions"]
     ]
-    assert view["executionId"] == payload["executionId"]
+    assert view["executionId"] == payload["executionId"].split(":")[7]  # the execution's name, not its ARN
 
 
-def test_failed_image_shows_the_error_code_and_the_lambda_message(api: Api):
-    cause = json.dumps({"errorMessage": "the data is not an image", "errorType": "NOT_AN_IMAGE", "stackTrace": []})
+def test_failed_image_shows_the_error_code_with_its_fixed_message_not_the_cause(api: Api):
+    cause = json.dumps({"errorMessage": "s3://imgpipe-input/uploads/x is not an image", "errorType": "NOT_AN_IMAGE"})
     api.images.records["a" * 32] = {
         "imageId": "a" * 32,
         "status": "FAILED",
         "error": {"code": "NOT_AN_IMAGE", "cause": cause},
     }
     view = image_status(api, "a" * 32, owner=SHARED)
-    assert view["error"] == {"code": "NOT_AN_IMAGE", "message": "the data is not an image"}
+    assert view["error"] == {"code": "NOT_AN_IMAGE", "message": PUBLIC_ERRORS["NOT_AN_IMAGE"]}
     assert "renditions" not in view
 
 
-def test_failed_image_with_a_plain_text_cause_keeps_it(api: Api):
+def test_failed_image_with_an_internal_error_is_internal_error_without_the_cause(api: Api):
     api.images.records["b" * 32] = {
         "imageId": "b" * 32,
         "status": "FAILED",
-        "error": {"code": "States.Timeout", "cause": "Task timed out"},
+        "error": {"code": "States.Timeout", "cause": "arn:aws:lambda:us-east-1:123456789012:function:resize timed out"},
     }
-    assert image_status(api, "b" * 32, owner=SHARED)["error"] == {"code": "States.Timeout", "message": "Task timed out"}
+    error = image_status(api, "b" * 32, owner=SHARED)["error"]
+    assert error == {"code": "INTERNAL_ERROR", "message": PUBLIC_ERRORS["INTERNAL_ERROR"]}
 
 
 def test_an_execution_that_outlived_express_is_reported_failed_and_recorded(api: Api):
@@ -254,6 +255,17 @@ def test_api_handler_returns_404_json_for_an_unknown_image(aws, event):
     response = handler(event("apigw_get_image"), Context())
     assert response["statusCode"] == 404
     assert json.loads(response["body"])["error"]["code"] == "IMAGE_NOT_FOUND"
+
+
+def test_api_handler_does_not_echo_an_image_id(aws, event):
+    from functions.api.handler import handler
+
+    request = event("apigw_get_image")
+    for image_id in ("<script>" + "x" * 10_000, "e" * 32):
+        request["pathParameters"] = {"imageId": image_id}
+        response = handler(request, Context())
+        assert response["statusCode"] == 404
+        assert json.loads(response["body"]) == {"error": {"code": "IMAGE_NOT_FOUND", "message": "no such image"}}
 
 
 def test_api_handler_serves_every_route_api_gateway_defines():
