@@ -45,7 +45,7 @@ PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 LAYER_FILES = ("__init__.py", "config.py", "errors.py", "adapters.py", "runtime.py", "observability.py")
 LAYER_PACKAGES = ("image",)
 # Never shipped: the local runtime and the command line.
-EXCLUDED = ("local/", "cli.py")
+EXCLUDED = ("local/", "cli/")
 
 
 # What the layer installs for the functions; pip resolves their dependencies, each held to the

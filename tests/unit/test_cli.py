@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from imgpipe import cli
-from imgpipe.cli import main
-from imgpipe.cli_inputs import output_folders
+from imgpipe.cli import main, target
+from imgpipe.cli.inputs import output_folders
 from imgpipe.local import running
 from imgpipe.paths import checkout_root
 
@@ -174,7 +174,7 @@ def closed_port() -> int:
 
 
 def test_history_without_a_running_stack_says_how_to_point_at_one(state_dir: Path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "DEFAULT_AWS_PORT", closed_port())
+    monkeypatch.setattr(target, "DEFAULT_AWS_PORT", closed_port())
 
     assert main(["history"]) == 2
 

@@ -1,10 +1,13 @@
-"""What the command line is given, checked before any work starts: ``--settings``, the input files
-and the output folder each input gets.  Every mistake is a UsageError: one line for the user."""
+"""What the command line is given, checked before any work starts: ``--settings`` and the options
+that override it, the input files and the output folder each input gets.  Every mistake is a
+UsageError: one line for the user."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from imgpipe.config import PipelineSettings, SettingsError
@@ -12,6 +15,23 @@ from imgpipe.config import PipelineSettings, SettingsError
 
 class UsageError(Exception):
     """A mistake on the command line: reported as one line, exit status 2."""
+
+
+def load_settings(args: argparse.Namespace) -> PipelineSettings:
+    """The settings a command runs with: ``--settings``, then ``--watermark-text``, ``--auth`` and
+    ``--delivery`` over the same keys in it (each where the command has the option)."""
+    settings = PipelineSettings()
+    if getattr(args, "settings", None) is not None:
+        settings = read_settings(args.settings)
+    if getattr(args, "watermark_text", None) is not None:
+        try:
+            settings = replace(settings, watermark=replace(settings.watermark, text=args.watermark_text))
+        except SettingsError as exc:
+            raise UsageError(f"--watermark-text: {exc}") from None
+    modes = {name: getattr(args, name) for name in ("auth", "delivery") if getattr(args, name, None)}
+    if modes:
+        settings = replace(settings, **modes)
+    return settings
 
 
 def read_settings(value: str) -> PipelineSettings:
