@@ -1,0 +1,7 @@
+"""``python -m imgpipe.cli``: the imgpipe command without its installed script."""
+
+import sys
+
+from imgpipe.cli import main
+
+sys.exit(main())
