@@ -41,9 +41,10 @@ PIP_CACHE = REPO_ROOT / "build" / "pip-cache"
 # 2023 (glibc 2.34), so both are loadable there.
 PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 
-# Always shipped (the Lambda-side core and the whole image package), whatever the import scan finds.
-LAYER_FILES = ("__init__.py", "config.py", "errors.py", "adapters.py", "runtime.py", "observability.py")
-LAYER_PACKAGES = ("image",)
+# Always shipped (the Lambda-side core, the adapters and the whole image package), whatever the
+# import scan finds.
+LAYER_FILES = ("__init__.py", "config.py", "errors.py", "runtime.py", "observability.py")
+LAYER_PACKAGES = ("image", "adapters")
 # Never shipped: the local runtime and the command line.
 EXCLUDED = ("local/", "cli/")
 

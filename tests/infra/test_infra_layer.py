@@ -85,7 +85,9 @@ def test_layer_ships_the_locked_versions_of_everything_it_installs(built_layer: 
 def test_layer_ships_the_lambda_parts_of_imgpipe_only(built_layer: Path) -> None:
     package = built_layer / "imgpipe"
     shipped = {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()}
-    assert {"__init__.py", "config.py", "errors.py", "adapters.py", "runtime.py", "observability.py"} <= shipped
+    assert {"__init__.py", "config.py", "errors.py", "runtime.py", "observability.py"} <= shipped
+    adapters = {f"adapters/{p.name}" for p in (REPO_ROOT / "imgpipe" / "adapters").glob("*.py")}
+    assert {"adapters/__init__.py", "adapters/s3.py", "adapters/dynamodb.py"} <= adapters <= shipped
     assert {"image/renditions.py", "image/intermediate.py", "image/encoding.py"} <= shipped
     assert (package / "config.py").read_bytes() == (REPO_ROOT / "imgpipe" / "config.py").read_bytes()
     assert not any(p.startswith(("local/", "cli/")) for p in shipped)
