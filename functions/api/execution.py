@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from imgpipe.config import COMPLETE, FAILED, PROCESSING
 from imgpipe.errors import public_error
 
-from .logic import Api, image_status
+from .logic import Api
+from .status import image_status
 
 if TYPE_CHECKING:
     from imgpipe.adapters import ExecutionHistory

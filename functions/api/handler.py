@@ -13,8 +13,12 @@ from imgpipe.errors import TransientError
 from imgpipe.observability import logger, metrics, tracer
 from imgpipe.runtime import default_runtime
 
+from .deletion import delete_image
 from .execution import NoExecution, image_execution
-from .logic import Api, BadRequest, delete_image, image_status, issue_upload_url, list_images
+from .listing import list_images
+from .logic import Api, BadRequest
+from .status import image_status
+from .upload_url import issue_upload_url
 
 # API Gateway has already matched the request to one of config.API_ROUTES and validated its required
 # parameters, so the handler dispatches on that resource.  Powertools' APIGatewayRestResolver would

@@ -413,7 +413,8 @@ def test_a_browser_may_send_every_header_the_upload_url_asks_for(synth: Synth) -
         "CorsRules"
     ]
     assert input_rule["AllowedMethods"] == ["PUT"]
-    from functions.api.logic import Api, issue_upload_url
+    from functions.api.logic import Api
+    from functions.api.upload_url import issue_upload_url
     from tests.fakes import FakeImages
 
     class Presigner:

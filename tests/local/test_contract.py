@@ -11,9 +11,9 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 from openapi_spec_validator import validate
 
-from functions.api.logic import PUBLIC_ERRORS
 from imgpipe.client import ApiError, Client
 from imgpipe.config import API_ROUTES
+from imgpipe.errors import PUBLIC_ERRORS
 from imgpipe.paths import checkout_root
 
 SPEC = yaml.safe_load((checkout_root() / "docs" / "openapi.yaml").read_text())

@@ -8,10 +8,9 @@ from __future__ import annotations
 import json
 import threading
 
-from functions.api.logic import PUBLIC_ERRORS
 from imgpipe import topology
 from imgpipe.client import Client
-from imgpipe.errors import CORRUPT_IMAGE, TransientError
+from imgpipe.errors import CORRUPT_IMAGE, PUBLIC_ERRORS, TransientError
 from imgpipe.history import local_history
 from imgpipe.local.provision import LocalNames, load_definition
 

@@ -8,8 +8,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from functions.api.logic import PUBLIC_ERRORS, Api, BadRequest, image_status, issue_upload_url, sanitise_filename
+from functions.api.logic import Api, BadRequest
+from functions.api.status import image_status
+from functions.api.upload_url import issue_upload_url, sanitise_filename
 from imgpipe import config
+from imgpipe.errors import PUBLIC_ERRORS
 from tests.fakes import FakeImages
 
 SHARED = config.SHARED_OWNER  # the one owner of every image when auth is apiKey
@@ -88,7 +91,7 @@ def test_upload_url_refuses_bad_requests_with_a_code(api: Api, filename, content
     ],
 )
 def test_each_bad_size_gets_its_own_message(size, code, message):
-    from functions.api.logic import declared_size
+    from functions.api.upload_url import declared_size
 
     with pytest.raises(BadRequest) as raised:
         declared_size(size, max_bytes=1000)
@@ -96,7 +99,7 @@ def test_each_bad_size_gets_its_own_message(size, code, message):
 
 
 def test_a_size_within_the_limit_is_the_declared_length():
-    from functions.api.logic import declared_size
+    from functions.api.upload_url import declared_size
 
     assert declared_size("1000", max_bytes=1000) == 1000
     assert declared_size("007", max_bytes=1000) == 7

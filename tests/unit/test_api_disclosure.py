@@ -7,15 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.api.logic import (
-    PUBLIC_ERRORS,
-    UPLOAD_ARRIVAL_GRACE_S,
-    Api,
-    execution_reference,
-    image_status,
-)
+from functions.api.logic import UPLOAD_ARRIVAL_GRACE_S, Api
+from functions.api.status import execution_reference, image_status
 from imgpipe import config
-from imgpipe.errors import PERMANENT_CODES
+from imgpipe.errors import PERMANENT_CODES, PUBLIC_ERRORS
 from tests.fakes import FakeImages
 
 SHARED = config.SHARED_OWNER

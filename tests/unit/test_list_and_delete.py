@@ -10,16 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from functions.api.logic import (
-    LIST_MAX_READS,
-    Api,
-    BadRequest,
-    decode_cursor,
-    delete_image,
-    encode_cursor,
-    image_status,
-    list_images,
-)
+from functions.api.deletion import delete_image
+from functions.api.listing import LIST_MAX_READS, decode_cursor, encode_cursor, list_images
+from functions.api.logic import Api, BadRequest
+from functions.api.status import image_status
 from imgpipe import config
 from imgpipe.delivery import RenditionDelivery
 from imgpipe.errors import TransientError

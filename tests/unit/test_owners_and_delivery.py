@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from functions.api.handler import caller_owner
-from functions.api.logic import Api, image_status, issue_upload_url
+from functions.api.logic import Api
+from functions.api.status import image_status
+from functions.api.upload_url import issue_upload_url
 from imgpipe import config
 from imgpipe.config import PipelineSettings, SettingsError
 from imgpipe.delivery import RenditionDelivery

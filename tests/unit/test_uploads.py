@@ -8,7 +8,8 @@ import unicodedata
 
 import pytest
 
-from functions.api.logic import Api, BadRequest, issue_upload_url
+from functions.api.logic import Api, BadRequest
+from functions.api.upload_url import issue_upload_url
 from imgpipe import config
 from imgpipe.uploads import (
     MAX_FILENAME_BYTES,
