@@ -7,11 +7,6 @@ it every test of this directory is skipped with one line saying how to get it.  
 
 from __future__ import annotations
 
-import os
-import queue
-import re
-import signal
-import subprocess
 import sys
 import threading
 import time
@@ -23,11 +18,12 @@ from typing import Any
 
 import pytest
 
+from tests.serve_support import ServeProcess
+
 from .support import (
     ARTIFACTS,
     CHROMIUM_ARGS,
     OTHER_ORIGIN_DIR,
-    ROOT,
     START_DEADLINE_S,
     Served,
     jpeg_bytes,
@@ -62,67 +58,25 @@ def page(browser: Any) -> Iterator[Any]:
 API_KEY = "browser-test-key"
 
 
-class ServeProcess:
-    """``imgpipe serve`` on free ports, its output collected as it comes."""
-
-    def __init__(self, api_key: str | None) -> None:
-        command = [str(Path(sys.executable).parent / "imgpipe"), "serve", "--port", "0", "--aws-port", "0"]
-        command += ["--workers", "1", "--log-level", "WARNING"]
-        if api_key:
-            command += ["--api-key", api_key]
-        self.api_key = api_key
-        self.output: list[str] = []
-        self._lines: queue.Queue[str] = queue.Queue()
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line)
-            self._lines.put(line)
-
-    def when_up(self, deadline: float) -> Served:
-        """The running stack, once its banner names the API's URL."""
-        while True:
-            try:
-                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                printed = "".join(self.output)
-                raise AssertionError(f"imgpipe serve did not start within {START_DEADLINE_S} s:\n{printed}") from None
-            if match := re.match(r"\s+API\s+(http://\S+)", line):
-                return Served(self.process, match.group(1), self.api_key, self.output)
-
-    def interrupt(self) -> None:
-        self.process.send_signal(signal.SIGINT)  # what Ctrl-C does
-
-    def wait(self) -> None:
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def serve(api_key: str | None) -> ServeProcess:
+    """``imgpipe serve`` as the installed command (README's way), with ``--api-key`` when given."""
+    options = ["--workers", "1", "--log-level", "WARNING", *(["--api-key", api_key] if api_key else [])]
+    return ServeProcess(*options, command=[str(Path(sys.executable).parent / "imgpipe")])
 
 
 @pytest.fixture(scope="package")
 def stacks() -> Iterator[dict[str, Served]]:
     """Two stacks, one without and one with ``--api-key``, started and stopped side by side."""
-    processes = {"open": ServeProcess(None), "keyed": ServeProcess(API_KEY)}
+    keys = {"open": None, "keyed": API_KEY}
+    processes = {name: serve(key) for name, key in keys.items()}
     try:
         deadline = time.monotonic() + START_DEADLINE_S
-        yield {name: process.when_up(deadline) for name, process in processes.items()}
+        yield {name: Served(process.up(deadline), keys[name]) for name, process in processes.items()}
     finally:
         for process in processes.values():
-            process.interrupt()
+            process.interrupt()  # both at once: they stop side by side
         for process in processes.values():
-            process.wait()
+            process.stop()
 
 
 @pytest.fixture(scope="package")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 from PIL import Image
 
 from imgpipe.paths import checkout_root
+from tests.serve_support import ServeProcess
 
 ROOT = checkout_root()
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -40,12 +40,14 @@ def require_chromium() -> str:
 
 @dataclass
 class Served:
-    """A running ``imgpipe serve``."""
+    """A running ``imgpipe serve`` and the API key it asks for."""
 
-    process: subprocess.Popen[str]
-    api_url: str
+    server: ServeProcess
     api_key: str | None
-    output: list[str]
+
+    @property
+    def api_url(self) -> str:
+        return self.server.api_url
 
 
 def jpeg_bytes(width: int = 1200, height: int = 800) -> bytes:

@@ -4,16 +4,9 @@ and every read, list and delete scoped to the token's user."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import io
 import json
-import queue
-import re
-import signal
 import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,8 +21,8 @@ from imgpipe.client import ApiError, Client
 from imgpipe.local.cognito import LocalUserPool, issue_token
 from imgpipe.local.pipeline import LOCAL_CREDENTIALS
 from imgpipe.local.provision import LocalNames
+from tests.serve_support import IMGPIPE, serving
 
-IMGPIPE = [sys.executable, "-m", "imgpipe.cli"]
 UNAUTHORIZED = {"message": "Unauthorized"}
 
 
@@ -56,32 +49,11 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
-    server = subprocess.Popen(
-        [*IMGPIPE, "serve", "--auth", "jwt", "--port", "0", "--aws-port", "0", "--workers", "1",
-         "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        received: queue.Queue[str] = queue.Queue()
-        assert server.stdout is not None
-        stdout = server.stdout
-        threading.Thread(target=lambda: [received.put(line) for line in stdout], daemon=True).start()
-        lines: list[str] = []
-        deadline = time.monotonic() + 90
-        while not any("Ctrl-C" in line for line in lines):
-            assert time.monotonic() < deadline and server.poll() is None, "".join(lines)
-            with contextlib.suppress(queue.Empty):
-                lines.append(received.get(timeout=0.5))
-        output = "".join(lines)
+    with serving("--auth", "jwt", "--workers", "1", "--log-level", "WARNING") as server:
+        output = server.output()
         assert "auth         jwt" in output and "imgpipe token --user" in output
-        api_url = re.search(r"API\s+(http://\S+)", output)[1]  # type: ignore[index]
-        aws_endpoint = re.search(r"AWS endpoint\s+(http://\S+)", output)[1]  # type: ignore[index]
-        yield Served(api_url, aws_endpoint)
-        server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=30) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
+        yield Served(server.api_url, server.aws_endpoint)
+        assert server.stop() == 0
 
 
 def call(url: str, method: str = "GET", token: str | None = None) -> tuple[int, Any]:

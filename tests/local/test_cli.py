@@ -3,17 +3,12 @@ pointed at the local endpoint."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import queue
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,10 +17,10 @@ from PIL import Image
 from imgpipe.cli import main
 from imgpipe.client import Client
 from imgpipe.paths import checkout_root
+from tests.serve_support import IMGPIPE, serving
 
 ROOT = checkout_root()
 SAMPLE = ROOT / "samples" / "ladybird.jpg"
-IMGPIPE = [sys.executable, "-m", "imgpipe.cli"]
 
 
 def test_process_leaves_three_watermarked_renditions_and_prints_the_history(tmp_path: Path):
@@ -55,33 +50,12 @@ def test_process_exits_non_zero_for_a_file_that_is_not_an_image(tmp_path: Path):
 
 
 def test_serve_prints_its_endpoints_serves_the_api_and_stops_cleanly_on_ctrl_c():
-    server = subprocess.Popen(
-        [*IMGPIPE, "serve", "--port", "0", "--aws-port", "0", "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        # A reader thread, so waiting for output never blocks past the deadline.
-        received: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [received.put(line) for line in server.stdout], daemon=True).start()
-        lines = []
-        deadline = time.monotonic() + 60
-        while not any("Ctrl-C" in line for line in lines):
-            assert time.monotonic() < deadline and server.poll() is None, "".join(lines)
-            with contextlib.suppress(queue.Empty):
-                lines.append(received.get(timeout=0.5))
-        output = "".join(lines)
-        api_url = re.search(r"API\s+(http://\S+)", output)[1]
-        assert re.search(r"AWS endpoint\s+http://127\.0\.0\.1:\d+", output)
-        upload = Client(api_url).request_upload("a.jpg", "image/jpeg", 100)
+    with serving("--log-level", "WARNING") as server:
+        assert re.search(r"AWS endpoint\s+http://127\.0\.0\.1:\d+", server.output())
+        upload = Client(server.api_url).request_upload("a.jpg", "image/jpeg", 100)
         assert upload["uploadUrl"].startswith("http://127.0.0.1:")
-        server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=30) == 0
-        tail = ""
-        while "stopped." not in tail:
-            tail += received.get(timeout=5)  # queue.Empty fails the test if it never says so
-    finally:
-        if server.poll() is None:
-            server.kill()
+        assert server.stop() == 0
+        assert server.wait_for(r"^stopped\.$")
 
 
 def test_history_command_shows_each_state_of_an_image(stack, client: Client, photo: bytes, capsys):
@@ -111,7 +85,7 @@ def test_history_command_for_an_unknown_image_says_so(stack, capsys):
 )
 def test_aws_cli_lists_executions_and_shows_history_against_the_local_endpoint(stack, client: Client, photo: bytes):
     image_id = client.upload("cli.jpg", photo, "image/jpeg")
-    execution_id = client.wait(image_id)["executionId"]
+    name = client.wait(image_id)["executionId"]  # the API shows the execution's name, not its ARN
     aws = shutil.which("aws") or str(Path(sys.executable).parent / "aws")
     env = {
         **os.environ,
@@ -128,9 +102,9 @@ def test_aws_cli_lists_executions_and_shows_history_against_the_local_endpoint(s
         timeout=60,
     )
     assert listed.returncode == 0, listed.stderr
-    assert execution_id in [e["executionArn"] for e in json.loads(listed.stdout)["executions"]]
+    (arn,) = [e["executionArn"] for e in json.loads(listed.stdout)["executions"] if e["name"] == name]
     history = subprocess.run(
-        [*base, "get-execution-history", "--execution-arn", execution_id],
+        [*base, "get-execution-history", "--execution-arn", arn],
         capture_output=True,
         text=True,
         env=env,

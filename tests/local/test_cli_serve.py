@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import queue
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -23,54 +17,16 @@ from PIL import Image
 
 from imgpipe.client import Client
 from imgpipe.paths import checkout_root
-from tests.local.conftest import poll
+from tests.serve_support import IMGPIPE, ServeProcess, serving
 
-IMGPIPE = [sys.executable, "-m", "imgpipe.cli"]
 ROOT = checkout_root()
 
 
-@dataclass
-class Served:
-    process: subprocess.Popen[str]
-    env: dict[str, str]
-    lines: list[str] = field(default_factory=list)
-    received: queue.Queue[str] = field(default_factory=queue.Queue)
-
-    def read(self) -> str:
-        while True:
-            try:
-                self.lines.append(self.received.get_nowait())
-            except queue.Empty:
-                return "".join(self.lines)
-
-    def wait_for(self, pattern: str) -> re.Match[str]:
-        return poll(lambda: re.search(pattern, self.read(), re.M), deadline_s=60)
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """One `imgpipe serve` on free ports, its state file in a directory of its own."""
-    runtime = tmp_path_factory.mktemp("runtime")
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
-    process = subprocess.Popen(
-        [*IMGPIPE, "serve", "--port", "0", "--aws-port", "0", "--workers", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
-    )  # fmt: skip
-    server = Served(process, env)
-    threading.Thread(target=lambda: [server.received.put(line) for line in process.stdout], daemon=True).start()
-    try:
-        server.wait_for(r"^Ctrl-C")
+    with serving("--workers", "1", env={"XDG_RUNTIME_DIR": str(tmp_path_factory.mktemp("runtime"))}) as server:
         yield server
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def api_url(server: Served) -> str:
-    return server.wait_for(r"API\s+(http://\S+)")[1]
 
 
 def jpeg(width: int = 400, height: int = 300) -> bytes:
@@ -80,7 +36,7 @@ def jpeg(width: int = 400, height: int = 300) -> bytes:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
-def test_the_banners_curl_command_works_when_pasted_into_a_shell(served: Served, tmp_path: Path):
+def test_the_banners_curl_command_works_when_pasted_into_a_shell(served: ServeProcess, tmp_path: Path):
     command = served.wait_for(r"^\s+(curl .*upload-url.*)$")[1]
     (tmp_path / "photo.jpg").write_bytes(jpeg())
 
@@ -91,8 +47,8 @@ def test_the_banners_curl_command_works_when_pasted_into_a_shell(served: Served,
     assert upload["uploadUrl"] and upload["imageId"]
 
 
-def test_serve_logs_one_line_per_request_and_per_finished_execution(served: Served):
-    client = Client(api_url(served))
+def test_serve_logs_one_line_per_request_and_per_finished_execution(served: ServeProcess):
+    client = Client(served.api_url)
     good = client.upload("good.jpg", jpeg(), "image/jpeg")
     bad = client.upload("bad.jpg", b"\x00" * 200, "image/jpeg")
     client.wait(good)
@@ -104,8 +60,8 @@ def test_serve_logs_one_line_per_request_and_per_finished_execution(served: Serv
     assert served.wait_for(rf"^\d\d:\d\d:\d\d execution \w+ image {bad} FAILED NOT_AN_IMAGE \d+ ms$")
 
 
-def test_history_finds_the_running_serve_without_being_told_its_port(served: Served):
-    client = Client(api_url(served))
+def test_history_finds_the_running_serve_without_being_told_its_port(served: ServeProcess):
+    client = Client(served.api_url)
     image_id = client.upload("history.jpg", jpeg(), "image/jpeg")
     client.wait(image_id)
 
@@ -118,23 +74,11 @@ def test_history_finds_the_running_serve_without_being_told_its_port(served: Ser
 
 
 def test_serve_removes_its_record_when_it_stops(tmp_path: Path):
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}
-    process = subprocess.Popen(
-        [*IMGPIPE, "serve", "--port", "0", "--aws-port", "0", "--workers", "0", "--log-level", "WARNING"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
-    )  # fmt: skip
-    server = Served(process, env)
-    threading.Thread(target=lambda: [server.received.put(line) for line in process.stdout], daemon=True).start()
-    try:
-        server.wait_for(r"^Ctrl-C")
+    with serving("--workers", "0", "--log-level", "WARNING", env={"XDG_RUNTIME_DIR": str(tmp_path)}) as server:
         (record,) = (tmp_path / "imgpipe").glob("serve-*.json")
-        assert json.loads(record.read_text())["pid"] == process.pid
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        assert json.loads(record.read_text())["pid"] == server.process.pid
+        assert server.stop() == 0
         assert not record.exists()
-    finally:
-        if process.poll() is None:
-            process.kill()
 
 
 def test_process_keeps_every_inputs_renditions_and_reports_a_missing_file(tmp_path: Path):
@@ -157,10 +101,10 @@ def test_process_keeps_every_inputs_renditions_and_reports_a_missing_file(tmp_pa
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl not installed")
-def test_the_readmes_curl_flow_uploads_and_leaves_no_file_behind(served: Served, tmp_path: Path):
+def test_the_readmes_curl_flow_uploads_and_leaves_no_file_behind(served: ServeProcess, tmp_path: Path):
     readme = (ROOT / "README.md").read_text()
     block = re.search(r"With it running, `curl` alone does the whole flow:\n\n```sh\n(.*?)```", readme, re.S)[1]
-    script = block.replace("http://127.0.0.1:3000", api_url(served))
+    script = block.replace("http://127.0.0.1:3000", served.api_url)
     (tmp_path / "samples").mkdir()
     shutil.copy(ROOT / "samples" / "ladybird.jpg", tmp_path / "samples")
 
