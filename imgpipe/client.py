@@ -26,6 +26,14 @@ class ApiError(Exception):
         self.code = error.get("code")
 
 
+def _json_body(body: bytes) -> Any:
+    """An answer's JSON, or what was answered instead (a gateway's HTML page, say) as ``raw`` text."""
+    try:
+        return json.loads(body) if body else {}
+    except ValueError:
+        return {"raw": body.decode(errors="replace")}
+
+
 @dataclass
 class Client:
     api_url: str
@@ -49,14 +57,16 @@ class Client:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
+    def send(self, method: str, path: str, query: dict[str, Any] | None = None) -> tuple[int, bytes]:
+        """``method`` on ``path`` of the API, with ``query`` as given and the caller's credentials: the
+        status and body exactly as answered (the methods below read them)."""
+        url = self.api_url.rstrip("/") + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        return self._call(method, url, headers=self.auth_headers())
+
     def get(self, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """GET ``path`` of the API with ``query`` as sent: the JSON body, or ApiError unless 200."""
-        url = self.api_url.rstrip("/") + path + ("?" + urllib.parse.urlencode(query) if query else "")
-        status, body = self._call("GET", url, headers=self.auth_headers())
-        try:
-            parsed = json.loads(body) if body else {}
-        except ValueError:
-            parsed = {"raw": body.decode(errors="replace")}
+        status, body = self.send("GET", path, query)
+        parsed: dict[str, Any] = _json_body(body)
         if status != 200:
             raise ApiError(status, parsed)
         return parsed
@@ -81,14 +91,9 @@ class Client:
 
     def delete(self, image_id: str) -> None:
         """DELETE the image: ApiError unless 204 (404 when there is no such image for the caller)."""
-        url = f"{self.api_url.rstrip('/')}/images/{urllib.parse.quote(image_id, safe='')}"
-        status, body = self._call("DELETE", url, headers=self.auth_headers())
+        status, body = self.send("DELETE", f"/images/{urllib.parse.quote(image_id, safe='')}")
         if status != 204:
-            try:
-                parsed = json.loads(body) if body else {}
-            except ValueError:
-                parsed = {"raw": body.decode(errors="replace")}
-            raise ApiError(status, parsed)
+            raise ApiError(status, _json_body(body))
 
     def upload(self, filename: str, data: bytes, content_type: str) -> str:
         upload = self.request_upload(filename, content_type, len(data))

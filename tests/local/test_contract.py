@@ -111,7 +111,7 @@ def test_the_list_and_its_errors_match_their_schemas(client: Client, photo: byte
 
 def test_delete_answers_204_without_a_body_then_404_in_the_error_schema(client: Client):
     image_id = client.request_upload("deleted.jpg", "image/jpeg", 100)["imageId"]
-    status, body = client._call("DELETE", f"{client.api_url}/images/{image_id}")
+    status, body = client.send("DELETE", f"/images/{image_id}")
     assert (status, body) == (204, b"")
     with pytest.raises(ApiError) as raised:
         client.delete(image_id)
