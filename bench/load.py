@@ -87,8 +87,8 @@ class Serve:
                 raise RuntimeError(f"imgpipe serve did not start:\n{output}")
             with contextlib.suppress(queue.Empty):
                 output += self.lines.get(timeout=0.5)
-        self.api_url = re.search(r"API\s+(http://\S+)", output)[1]  # type: ignore[index]
-        self.aws_port = int(re.search(r"AWS endpoint\s+http://127\.0\.0\.1:(\d+)", output)[1])  # type: ignore[index]
+        self.api_url = re.search(r"API\s+(http://\S+)", output)[1]
+        self.aws_port = int(re.search(r"AWS endpoint\s+http://127\.0\.0\.1:(\d+)", output)[1])
 
     def _drain(self) -> None:
         assert self.process.stdout

@@ -10,7 +10,6 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,10 +20,11 @@ from imgpipe.client import Client
 from imgpipe.errors import public_error
 from imgpipe.history import local_history
 from imgpipe.local.pipeline import LocalPipeline
+from imgpipe.paths import checkout_root
 
 from .conftest import poll
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+SCHEMAS = checkout_root() / "docs" / "schemas"
 
 
 def validator(detail_type: str) -> Draft202012Validator:

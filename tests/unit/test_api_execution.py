@@ -81,7 +81,7 @@ def failed_on_the_image() -> list[dict[str, Any]]:
 def api_with(record: dict[str, Any]) -> Api:
     images = FakeImages()
     images.records[IMAGE_ID] = {"imageId": IMAGE_ID, "createdAt": "2026-03-01T11:59:58Z", **record}
-    return Api(config.PipelineSettings(), "in", "out", images, presigner=None)  # type: ignore[arg-type]
+    return Api(config.PipelineSettings(), "in", "out", images, presigner=None)
 
 
 def processed(status: str, **times: str) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,8 +16,9 @@ from imgpipe import config
 from imgpipe.adapters import DeletedImage, DynamoImages, EventBridgePublisher, cdn_invalidator
 from imgpipe.delivery import RenditionDelivery
 from imgpipe.events import event_for_change
+from imgpipe.paths import checkout_root
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+SCHEMAS = checkout_root() / "docs" / "schemas"
 IMAGE_ID = "3f1c2a9be0d44f0a9d1c8f3e5b7a6d21"
 CDN = RenditionDelivery("cdn", "out", "https://cdn.example", 3600, None)
 
@@ -161,7 +161,7 @@ class FakeEventBridge:
 
 def test_the_publisher_sends_ten_per_call_and_counts_the_accepted_prefix():
     publisher = EventBridgePublisher("my-bus", "imgpipe")
-    publisher.client = FakeEventBridge(refuse_from=13)  # type: ignore[misc]
+    publisher.client = FakeEventBridge(refuse_from=13)
     events = [("ImageProcessed", {"imageId": f"{n:032x}"}) for n in range(25)]
     assert publisher.publish(events) == 13
     assert [len(c) for c in publisher.client.calls] == [10, 10]  # stopped at the refused one
