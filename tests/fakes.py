@@ -117,3 +117,13 @@ class FakeImages:
             record["purgedAt"] = now
             record.pop("upload", None)
             record.pop("source", None)
+
+
+class NoPresigner:
+    """A presigner for API calls that must sign nothing: any use fails the test."""
+
+    def presign_put(self, bucket: str, key: str, content_type: str, content_length: int, expires_in: int) -> str:
+        raise AssertionError("not used")
+
+    def presign_get(self, bucket: str, key: str, expires_in: int) -> str:
+        raise AssertionError("not used")

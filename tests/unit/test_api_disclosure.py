@@ -11,18 +11,10 @@ from functions.api.logic import UPLOAD_ARRIVAL_GRACE_S, Api
 from functions.api.status import execution_reference, image_status
 from imgpipe import config
 from imgpipe.errors import PERMANENT_CODES, PUBLIC_ERRORS
-from tests.fakes import FakeImages
+from tests.fakes import FakeImages, NoPresigner
 
 SHARED = config.SHARED_OWNER
 CREATED = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-class NoPresigner:
-    def presign_put(self, *args):
-        raise AssertionError("not used")
-
-    def presign_get(self, *args):
-        raise AssertionError("not used")
 
 
 @pytest.fixture

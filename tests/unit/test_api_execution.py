@@ -12,7 +12,7 @@ from functions.api.execution import NoExecution, image_execution
 from functions.api.logic import Api
 from imgpipe import config
 from imgpipe.errors import PUBLIC_ERRORS
-from tests.fakes import FakeImages
+from tests.fakes import FakeImages, NoPresigner
 
 ARN = "arn:aws:states:us-east-1:123456789012:express:Imgpipe-pipeline:3f1c2a9b:3f1c2a9b"
 T0 = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -81,7 +81,7 @@ def failed_on_the_image() -> list[dict[str, Any]]:
 def api_with(record: dict[str, Any]) -> Api:
     images = FakeImages()
     images.records[IMAGE_ID] = {"imageId": IMAGE_ID, "createdAt": "2026-03-01T11:59:58Z", **record}
-    return Api(config.PipelineSettings(), "in", "out", images, presigner=None)
+    return Api(config.PipelineSettings(), "in", "out", images, NoPresigner())
 
 
 def processed(status: str, **times: str) -> dict[str, Any]:

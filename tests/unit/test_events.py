@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 from boto3.dynamodb.types import TypeSerializer
 from jsonschema import Draft202012Validator
-from moto import mock_aws
 
 from functions.events.logic import publish_changes
 from imgpipe import config
-from imgpipe.adapters import DeletedImage, DynamoImages, EventBridgePublisher, cdn_invalidator
+from imgpipe.adapters import DeletedImage, EventBridgePublisher, cdn_invalidator
 from imgpipe.delivery import RenditionDelivery
 from imgpipe.events import event_for_change
 from imgpipe.paths import checkout_root
@@ -177,32 +175,13 @@ def test_the_invalidation_hook_exists_only_for_cdn_with_a_distribution():
     assert cdn_invalidator(presigned, {config.ENV_DISTRIBUTION_ID: "E123"}) is None
 
 
-@pytest.fixture
-def table(monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName="images",
-            AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield DynamoImages("images")
-
-
-def test_dynamo_complete_refuses_a_tombstone_and_says_so(table, processing):
-    table.create_awaiting({**processing, "objectVersion": "e:1"})
-    assert table.mark_deleted(IMAGE_ID, "2026-03-01T12:05:00Z", 1_900_000_000) is True
-    assert table.mark_deleted(IMAGE_ID, "2026-03-01T12:05:00Z", 1_900_000_000) is False
+def test_dynamo_complete_refuses_a_tombstone_and_says_so(images_table, processing):
+    images_table.create_awaiting({**processing, "objectVersion": "e:1"})
+    assert images_table.mark_deleted(IMAGE_ID, "2026-03-01T12:05:00Z", 1_900_000_000) is True
+    assert images_table.mark_deleted(IMAGE_ID, "2026-03-01T12:05:00Z", 1_900_000_000) is False
     with pytest.raises(DeletedImage):
-        table.complete(IMAGE_ID, "e:1", {"status": "COMPLETE"})
-    record = table.get(IMAGE_ID)
+        images_table.complete(IMAGE_ID, "e:1", {"status": "COMPLETE"})
+    record = images_table.get(IMAGE_ID)
     assert record["status"] == "DELETED" and "createdAt" not in record and record["owner"] == "sub-1"
-    table.mark_purged(IMAGE_ID, "2026-03-01T12:05:01Z")
-    assert {"upload", "source"}.isdisjoint(table.get(IMAGE_ID))
+    images_table.mark_purged(IMAGE_ID, "2026-03-01T12:05:01Z")
+    assert {"upload", "source"}.isdisjoint(images_table.get(IMAGE_ID))

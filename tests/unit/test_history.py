@@ -57,18 +57,11 @@ def test_events_out_of_order_are_sorted_by_id():
     assert summarise("a:b", list(reversed(events))).states[0].attempts == 2
 
 
-def test_history_of_an_unknown_stack_explains_instead_of_crashing(monkeypatch, capsys):
+def test_history_of_an_unknown_stack_explains_instead_of_crashing(aws_credentials, capsys):
     from moto import mock_aws
 
     from imgpipe.cli import main
 
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         assert main(["history", "--stack", "no-such-stack"]) == 2
     assert "cannot read history of stack no-such-stack" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from functions.api.status import image_status
 from imgpipe import config
 from imgpipe.delivery import RenditionDelivery
 from imgpipe.errors import TransientError
-from tests.fakes import FakeImages, FakeStore
+from tests.fakes import FakeImages, FakeStore, NoPresigner
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 ALICE, BOB = "sub-alice", "sub-bob"
@@ -46,14 +46,6 @@ class RecordingInvalidator:
 
     def invalidate(self, paths: list[str]) -> None:
         self.paths.append(paths)
-
-
-class NoPresigner:
-    def presign_put(self, *args):
-        raise AssertionError("not used")
-
-    def presign_get(self, *args):
-        raise AssertionError("not used")
 
 
 @pytest.fixture

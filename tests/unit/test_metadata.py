@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from functions.metadata.logic import record_image
-from imgpipe.adapters import DynamoImages, StaleExecution
+from imgpipe.adapters import StaleExecution
 from tests.fakes import FakeImages
 
 
@@ -32,33 +31,14 @@ def test_record_image_does_not_overwrite_a_newer_upload(event):
     assert images.records[payload["imageId"]] == {"status": "PROCESSING", "objectVersion": "newer-etag:01"}
 
 
-@pytest.fixture
-def table(monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName="images",
-            AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        yield DynamoImages("images")
-
-
-def test_dynamo_complete_writes_only_while_the_execution_owns_the_record(table, event):
+def test_dynamo_complete_writes_only_while_the_execution_owns_the_record(images_table, event):
     payload = event("metadata_input")
-    table.create_awaiting(
+    images_table.create_awaiting(
         {"imageId": payload["imageId"], "status": "PROCESSING", "objectVersion": payload["objectVersion"]}
     )
 
-    assert record_image(payload, table, now="2026-11-28T09:00:01Z") == {"status": "COMPLETE"}
-    stored = table.get(payload["imageId"])
+    assert record_image(payload, images_table, now="2026-11-28T09:00:01Z") == {"status": "COMPLETE"}
+    stored = images_table.get(payload["imageId"])
     assert stored["status"] == "COMPLETE"
     assert stored["renditions"][0]["bytes"] == 123372  # numbers survive the Decimal round trip
 
@@ -67,14 +47,14 @@ def test_dynamo_complete_writes_only_while_the_execution_owns_the_record(table, 
         UpdateExpression="SET objectVersion = :v", ExpressionAttributeValues={":v": {"S": "newer:02"}},
     )  # fmt: skip
     with pytest.raises(StaleExecution):
-        table.complete(payload["imageId"], payload["objectVersion"], {"status": "COMPLETE"})
+        images_table.complete(payload["imageId"], payload["objectVersion"], {"status": "COMPLETE"})
 
 
-def test_dynamo_fail_stale_only_fails_the_execution_it_names(table):
-    table.create_awaiting({"imageId": "a" * 32, "status": "PROCESSING", "executionId": "exec-1"})
+def test_dynamo_fail_stale_only_fails_the_execution_it_names(images_table):
+    images_table.create_awaiting({"imageId": "a" * 32, "status": "PROCESSING", "executionId": "exec-1"})
     error = {"code": "PROCESSING_TIMEOUT", "cause": "too slow"}
-    assert table.fail_stale("a" * 32, "exec-0", error, "2026-11-28T09:10:00Z") is False
-    assert table.get("a" * 32)["status"] == "PROCESSING"
-    assert table.fail_stale("a" * 32, "exec-1", error, "2026-11-28T09:10:00Z") is True
-    assert table.get("a" * 32)["error"] == error
-    assert table.fail_stale("a" * 32, "exec-1", error, "2026-11-28T09:10:00Z") is False  # already FAILED
+    assert images_table.fail_stale("a" * 32, "exec-0", error, "2026-11-28T09:10:00Z") is False
+    assert images_table.get("a" * 32)["status"] == "PROCESSING"
+    assert images_table.fail_stale("a" * 32, "exec-1", error, "2026-11-28T09:10:00Z") is True
+    assert images_table.get("a" * 32)["error"] == error
+    assert images_table.fail_stale("a" * 32, "exec-1", error, "2026-11-28T09:10:00Z") is False  # already FAILED
