@@ -8,16 +8,15 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from imgpipe import topology
 
 from .context import DeployOptions
 from .nag import acknowledge
+from .queues import dead_letter_queue
 from .table import ImageTable
 
-DLQ_RETENTION = Duration.days(14)  # the SQS maximum: time to notice, replay and clear
 MAX_RECORD_AGE = Duration.hours(6)  # then the mapping stops retrying a record and reports it to the DLQ
 
 
@@ -32,14 +31,7 @@ class ImageEvents(Construct):
         function: lambda_.Function,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-            removal_policy=options.removal_policy,
-        )
+        self.dead_letter_queue = dead_letter_queue(self, options)
         acknowledge(
             self.dead_letter_queue,
             {

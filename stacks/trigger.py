@@ -7,13 +7,13 @@ from aws_cdk import Duration, Names, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from imgpipe import config, topology
 
 from .context import DeployOptions
 from .nag import acknowledge
+from .queues import dead_letter_queue
 from .storage import Storage
 from .workflow import Workflow
 
@@ -21,7 +21,6 @@ from .workflow import Workflow
 # past either bound the event goes to the DLQ instead of waiting up to its 24 h / 185-attempt default.
 RETRY_ATTEMPTS = 8
 MAX_EVENT_AGE = Duration.hours(2)
-DLQ_RETENTION = Duration.days(14)  # the SQS maximum: time to notice, inspect and redrive
 RULE_NAME_MAX_LENGTH = 64  # EventBridge's limit
 
 
@@ -37,14 +36,7 @@ class Trigger(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-            removal_policy=options.removal_policy,
-        )
+        self.dead_letter_queue = dead_letter_queue(self, options)
         acknowledge(
             self.dead_letter_queue,
             {
