@@ -13,14 +13,8 @@ from imgpipe.errors import IMAGE_TOO_LARGE, TransientError
 
 
 @pytest.fixture
-def aws_env(monkeypatch):
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
-        "AWS_SECRET_ACCESS_KEY": "secret",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+def aws_env(aws_credentials, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # outside us-east-1 a regional host is not the global one
 
 
 def test_presigned_urls_use_the_regional_host(aws_env):
