@@ -9,6 +9,7 @@ import json
 import os
 import re
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +58,7 @@ def test_a_crashed_function_is_runtime_exit_error_and_is_retried(stack, client: 
     assert resize.attempts == 2
 
 
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="memory sizes are enforced from /proc (Linux)")
 def test_a_function_over_its_memory_size_is_runtime_out_of_memory_and_is_retried(stack, client, photo):
     with stack.lambdas.fault("metadata", "tests.local.faults:exhaust_memory_once"):
         image_id = client.upload("memory.jpg", photo, "image/jpeg")

@@ -123,17 +123,31 @@ def test_api_gateway_turns_a_crashed_handler_into_502():
 
 def test_moto_tuning_takes_with_the_pinned_moto_and_is_idempotent():
     from moto import backends
+    from moto.core import responses
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+        StateTaskServiceLambda,
+    )
     from moto.stepfunctions.parser.asl.utils import json_path
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     from imgpipe.local import moto_patches
 
     def patched():
-        return ExecutionWorker._get_evaluation_entrypoint, json_path.parse, backends.list_of_moto_modules
+        return (
+            ExecutionWorker._get_evaluation_entrypoint, json_path.parse, backends.list_of_moto_modules,
+            lambda_eval_utils.boto_client_for, responses.method_names_from_class,
+            StateTaskServiceLambda._from_error, BaseExecutionWorkerCommunication.terminated,
+        )  # fmt: skip
 
-    assert moto_patches.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
+    every = dict.fromkeys(
+        ("definitions", "jsonpaths", "modules", "clients", "method_names", "lambda_unknown", "finished_executions"),
+        True,
+    )
+    assert moto_patches.tune_moto() == every
     first = patched()
-    assert moto_patches.tune_moto() == {"definitions": True, "jsonpaths": True, "modules": True}
+    assert moto_patches.tune_moto() == every
     assert patched() == first  # not wrapped twice
 
 
