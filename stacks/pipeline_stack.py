@@ -86,6 +86,7 @@ class PipelineStack(Stack):
                 rule=self.trigger.rule,
                 dead_letter_queue=self.trigger.dead_letter_queue,
                 rest_api=self.api.rest_api,
+                other_dead_letter_queues={"EventsDeadLetterQueue": self.events.dead_letter_queue},
             ),
             alarm_email=operations.alarm_email,
         )
