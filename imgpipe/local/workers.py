@@ -34,7 +34,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-from imgpipe.local.lambdas import (
+from imgpipe.local.invocation import (
     Handler,
     InvokeResult,
     LocalLambdaContext,
@@ -215,7 +215,7 @@ def _resolve(target: str) -> Any:
 
 def serve(requests: IO[bytes], replies: IO[bytes], code_root: Path, step: Step) -> None:
     """Answer invocations of ``step``'s function, one JSON line each, after a ``{"warm": true}`` line."""
-    from imgpipe.local.lambdas import import_handler
+    from imgpipe.local.invocation import import_handler
 
     handler: Handler | None = None
     failure: BaseException | None = None

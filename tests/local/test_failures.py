@@ -15,7 +15,7 @@ import pytest
 
 from imgpipe.client import Client
 from imgpipe.history import local_history
-from imgpipe.local.lambdas import InvokeResult
+from imgpipe.local.invocation import InvokeResult
 from imgpipe.local.moto_patches import LAMBDA_UNKNOWN_CAUSE
 
 from . import faults
