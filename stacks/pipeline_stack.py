@@ -17,7 +17,7 @@ from .delivery import Delivery
 from .events import ImageEvents
 from .functions import Functions
 from .monitoring import Monitored, Monitoring
-from .storage import Storage
+from .storage import Storage, deny_uploads_without_if_none_match
 from .table import ImageTable
 from .trigger import Trigger
 from .workflow import Workflow
@@ -44,6 +44,9 @@ class PipelineStack(Stack):
             table=self.table,
             reserved_concurrency=operations.reserved_concurrency,
         )
+        api_role = self.functions.functions[topology.API.name].role
+        assert api_role is not None
+        deny_uploads_without_if_none_match(self.storage.input_bucket, api_role)
         self.workflow = Workflow(
             self, "Workflow", options=options, functions=self.functions, table=self.table, storage=self.storage
         )

@@ -106,19 +106,6 @@ class Storage(Construct):
                 ),
             ],
         )
-        # Write-once uploads, whoever signs the request: a PutObject under uploads/ without
-        # If-None-Match (which the API's presigned URLs sign) is refused, so no credentials allowed to
-        # write there can replace an original under renditions already made from it.
-        self.input_bucket.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyUploadsWithoutIfNoneMatch",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["s3:PutObject"],
-                resources=[self.input_bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")],
-                conditions={"Null": {"s3:if-none-match": "true"}},
-            )
-        )
         # S3 → EventBridge through the bucket's own NotificationConfiguration.  The L2
         # `event_bridge_enabled=True` would do the same through a Custom::S3BucketNotifications Lambda
         # (plus its role, an AWS managed policy and s3:PutBucketNotification on "*"); CloudFormation
@@ -144,3 +131,37 @@ class Storage(Construct):
                 s3.LifecycleRule(id="expire-work", prefix=WORK_PREFIX, expiration=Duration.days(WORK_EXPIRY_DAYS)),
             ],
         )
+
+
+def deny_uploads_without_if_none_match(bucket: s3.IBucket, marker_writer: iam.IRole) -> None:
+    """Write-once uploads, whoever signs the request.
+
+    A PutObject under uploads/ without If-None-Match (which the API's presigned URLs sign) is refused,
+    so no credentials allowed to write there can replace an original under renditions already made
+    from it.  One writer is exempt, and only with its own header-signed calls: the API function
+    replacing a deleted image's original with an empty marker (functions/api/deletion.py), which must
+    overwrite.  Presigned URLs are signed by that same role, so the query-string form stays denied
+    for everyone: a still-valid upload URL cannot overwrite anything either.
+    """
+    uploads = bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")
+    without_if_none_match = {"Null": {"s3:if-none-match": "true"}}
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyUploadsWithoutIfNoneMatch",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[uploads],
+            conditions={**without_if_none_match, "ArnNotEquals": {"aws:PrincipalArn": marker_writer.role_arn}},
+        )
+    )
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyPresignedUploadsWithoutIfNoneMatch",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[uploads],
+            conditions={**without_if_none_match, "StringEquals": {"s3:authType": "REST-QUERY-STRING"}},
+        )
+    )

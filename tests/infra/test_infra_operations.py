@@ -323,10 +323,22 @@ def test_the_input_bucket_refuses_uploads_without_if_none_match(synth: Synth) ->
         for p in synth.resources("AWS::S3::BucketPolicy").values()
         if p["Properties"]["Bucket"] == {"Ref": bucket_id}
     ]
-    (deny,) = [s for s in policy if s["Effect"] == "Deny" and s["Action"] == "s3:PutObject"]
-    assert deny["Principal"] == {"AWS": "*"}
-    assert deny["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{config.UPLOAD_PREFIX}*"]]}
-    assert deny["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+    denies = {s["Sid"]: s for s in policy if s["Effect"] == "Deny" and s["Action"] == "s3:PutObject"}
+    assert set(denies) == {"DenyUploadsWithoutIfNoneMatch", "DenyPresignedUploadsWithoutIfNoneMatch"}
+    uploads = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, f"/{config.UPLOAD_PREFIX}*"]]}
+    for deny in denies.values():
+        assert deny["Principal"] == {"AWS": "*"}
+        assert deny["Resource"] == uploads
+        assert deny["Condition"]["Null"] == {"s3:if-none-match": "true"}
+    # Everyone but the API role; the API role too when it signs a URL (presigned = query-string auth),
+    # so only its own header-signed marker write after a delete may overwrite an original.
+    api_role = synth.logical_id(synth.stack.functions.functions[topology.API.name].role)
+    assert denies["DenyUploadsWithoutIfNoneMatch"]["Condition"]["ArnNotEquals"] == {
+        "aws:PrincipalArn": {"Fn::GetAtt": [api_role, "Arn"]}
+    }
+    assert denies["DenyPresignedUploadsWithoutIfNoneMatch"]["Condition"]["StringEquals"] == {
+        "s3:authType": "REST-QUERY-STRING"
+    }
 
 
 def all_statements(synth: Synth) -> list[tuple[str, dict[str, Any]]]:
