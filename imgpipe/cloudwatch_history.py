@@ -29,8 +29,6 @@ from typing import Any
 
 from imgpipe.history import image_id_of
 
-# The stack output naming the state machine's log group (stacks/pipeline_stack.py publishes it).
-
 Event = dict[str, Any]
 
 

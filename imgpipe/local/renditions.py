@@ -13,6 +13,7 @@ to CloudFront, not to the API, and need no API key or token.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +29,8 @@ from imgpipe.topology import (
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 PATH_PREFIX = "/" + RENDITION_PREFIX
+# What the watermark step writes: renditions/<image id>/<rendition name>.<extension>.
+RENDITION_KEY = re.compile(re.escape(RENDITION_PREFIX) + r"[0-9a-f]{32}/[A-Za-z_][A-Za-z0-9_]*\.[a-z0-9]{2,5}")
 # S3's answer to a principal that may GetObject but not ListBucket, passed on by CloudFront.
 ACCESS_DENIED = (
     '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>'
@@ -49,6 +52,8 @@ def serve_rendition(request: Request, s3: Any, bucket: str) -> Response:
     if request.method not in RENDITION_CORS_ALLOW_METHODS:
         return Response(METHOD_NOT_ALLOWED, status=403, content_type="text/plain")
     key = request.path.lstrip("/")
+    if not RENDITION_KEY.fullmatch(key):  # never hand moto a path with "..", "//" or another prefix
+        return Response(ACCESS_DENIED, status=403, content_type="application/xml", headers=_edge_headers(request))
     try:
         if request.method == "HEAD":
             head, body = s3.head_object(Bucket=bucket, Key=key), b""
