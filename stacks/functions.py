@@ -179,7 +179,8 @@ class Functions(Construct):
     def _grant_api(fn: lambda_.Function, storage: Storage, table: ImageTable, options: DeployOptions) -> None:
         # Presigning needs no permission, but the presigned request is authorised as this role.
         _allow(fn, ["s3:PutObject"], [storage.input_bucket.arn_for_objects(f"{config.UPLOAD_PREFIX}*")])
-        _allow(fn, ["s3:GetObject"], [storage.output_bucket.arn_for_objects(f"{config.RENDITION_PREFIX}*")])
+        if options.settings.delivery == "presigned":  # with "cdn", CloudFront reads the renditions, not this role
+            _allow(fn, ["s3:GetObject"], [storage.output_bucket.arn_for_objects(f"{config.RENDITION_PREFIX}*")])
         # create_awaiting, get, fail_stale (a PROCESSING record older than an Express execution can live),
         # mark_deleted and mark_purged (UpdateItem); list_by_owner queries the owner index.
         _allow(fn, ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table.table_arn])
