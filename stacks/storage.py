@@ -143,25 +143,18 @@ def deny_uploads_without_if_none_match(bucket: s3.IBucket, marker_writer: iam.IR
     overwrite.  Presigned URLs are signed by that same role, so the query-string form stays denied
     for everyone: a still-valid upload URL cannot overwrite anything either.
     """
-    uploads = bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")
     without_if_none_match = {"Null": {"s3:if-none-match": "true"}}
-    bucket.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="DenyUploadsWithoutIfNoneMatch",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["s3:PutObject"],
-            resources=[uploads],
-            conditions={**without_if_none_match, "ArnNotEquals": {"aws:PrincipalArn": marker_writer.role_arn}},
+    for sid, narrowed_by in (
+        ("DenyUploadsWithoutIfNoneMatch", {"ArnNotEquals": {"aws:PrincipalArn": marker_writer.role_arn}}),
+        ("DenyPresignedUploadsWithoutIfNoneMatch", {"StringEquals": {"s3:authType": "REST-QUERY-STRING"}}),
+    ):
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")],
+                conditions={**without_if_none_match, **narrowed_by},
+            )
         )
-    )
-    bucket.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="DenyPresignedUploadsWithoutIfNoneMatch",
-            effect=iam.Effect.DENY,
-            principals=[iam.AnyPrincipal()],
-            actions=["s3:PutObject"],
-            resources=[uploads],
-            conditions={**without_if_none_match, "StringEquals": {"s3:authType": "REST-QUERY-STRING"}},
-        )
-    )
