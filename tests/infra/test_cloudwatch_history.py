@@ -144,14 +144,8 @@ RECORDS = {
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+def aws(aws_credentials: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         cfn = session.client("cloudformation")

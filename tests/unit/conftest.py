@@ -12,18 +12,6 @@ from imgpipe.adapters import DynamoImages
 
 
 @pytest.fixture
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Credentials and a region that reach no account, and no endpoint URL: mock_aws answers boto3."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-
-
-@pytest.fixture
 def images_table(aws_credentials: None) -> Iterator[DynamoImages]:
     """An empty image table in moto, through the adapter the functions use."""
     with mock_aws():
