@@ -80,6 +80,11 @@ _RETENTION_NAMES = {
 _REMOVAL_POLICIES = {"retain": RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE, "destroy": RemovalPolicy.DESTROY}
 
 
+def context_values(node: Node, *keys: str) -> list[Any]:
+    """The CDK context's values for ``keys`` (None where unset), in order."""
+    return [node.try_get_context(key) for key in keys]
+
+
 @dataclass(frozen=True)
 class DeployOptions:
     settings: PipelineSettings
@@ -107,10 +112,7 @@ class DeployOptions:
     @classmethod
     def from_context(cls, node: Node) -> DeployOptions:
         return cls.from_values(
-            node.try_get_context(SETTINGS_KEY),
-            node.try_get_context(LOG_RETENTION_KEY),
-            node.try_get_context(REMOVAL_POLICY_KEY),
-            node.try_get_context(POWERTOOLS_LAYER_KEY),
+            *context_values(node, SETTINGS_KEY, LOG_RETENTION_KEY, REMOVAL_POLICY_KEY, POWERTOOLS_LAYER_KEY)
         )
 
     @classmethod
@@ -174,7 +176,7 @@ class OperationsOptions:
 
     @classmethod
     def from_context(cls, node: Node) -> OperationsOptions:
-        return cls.from_values(node.try_get_context(RESERVED_CONCURRENCY_KEY), node.try_get_context(ALARM_EMAIL_KEY))
+        return cls.from_values(*context_values(node, RESERVED_CONCURRENCY_KEY, ALARM_EMAIL_KEY))
 
     @classmethod
     def from_values(cls, reserved: Any, email: Any) -> OperationsOptions:
@@ -224,11 +226,7 @@ class AccessOptions:
 
     @classmethod
     def from_context(cls, node: Node) -> AccessOptions:
-        return cls.from_values(
-            node.try_get_context(CDN_DOMAIN_KEY),
-            node.try_get_context(CDN_CERTIFICATE_KEY),
-            node.try_get_context(USER_POOL_ARN_KEY),
-        )
+        return cls.from_values(*context_values(node, CDN_DOMAIN_KEY, CDN_CERTIFICATE_KEY, USER_POOL_ARN_KEY))
 
     @classmethod
     def from_values(cls, domain: Any, certificate: Any, user_pool: Any) -> AccessOptions:
