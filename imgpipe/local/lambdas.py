@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -126,9 +127,12 @@ class LambdaService:
             self._pools[function.name] = WorkerPool(size, environment, self.code_root, function.step)
 
     def stop_workers(self) -> None:
+        from imgpipe.local.workers import STOP_GRACE_S
+
         pools, self._pools = self._pools, {}
+        deadline = time.monotonic() + STOP_GRACE_S  # one grace period for every function's workers
         for pool in pools.values():
-            pool.close()
+            pool.close(deadline)
 
     def pool(self, step_name: str) -> WorkerPool | None:
         return self._pools.get(self.by_step(step_name).name)

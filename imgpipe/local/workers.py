@@ -46,6 +46,7 @@ from imgpipe.local.invocation import (
 from imgpipe.topology import STEPS, Step
 
 WARM_UP_TIMEOUT_S = 60
+STOP_GRACE_S = 5  # how long stopping the stack lets busy workers finish before killing them
 API_WORKERS = 2  # the API function's sandboxes (more measured no faster: the emulator is the bottleneck)
 MEMORY_CHECK_INTERVAL_S = 0.05  # how often a busy worker's resident memory is compared with its function's size
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -192,7 +193,11 @@ class WorkerPool:
             return runtime_exited(worker.process.returncode or 0, request_id, out_of_memory=outcome == "memory")
         return runtime_exited(worker.process.returncode or 0, request_id)
 
-    def close(self) -> None:
+    def close(self, deadline: float | None = None) -> None:
+        """Ask every worker to end (EOF on its requests) and kill what is still running at ``deadline``
+        (time.monotonic(); default 5 s from now): one grace period for the pool, not one per worker,
+        so stopping a busy stack takes seconds however many workers are mid-invocation."""
+        deadline = time.monotonic() + STOP_GRACE_S if deadline is None else deadline
         with self._lock:
             self._closed = True
             workers, self._all = self._all, []
@@ -202,7 +207,7 @@ class WorkerPool:
                     worker.process.stdin.close()  # the worker's loop ends on EOF
         for worker in workers:
             try:
-                worker.process.wait(timeout=5)
+                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 worker.kill()
 

@@ -112,3 +112,34 @@ print("in-process ok")
         capture_output=True, text=True, timeout=120, check=False, cwd=checkout_root(),
     )  # fmt: skip
     assert result.returncode == 0 and "in-process ok" in result.stdout, result.stdout + result.stderr
+
+
+def test_closing_a_pool_kills_the_workers_still_busy_at_its_deadline(stack):
+    """Stopping the stack waits one grace period for the whole pool, then kills: a busy worker
+    never holds `imgpipe serve` open (two are held here by a fault that is never released)."""
+    import threading
+    import time
+
+    from tests.local.conftest import poll
+    from tests.local.faults import MARKERS
+
+    pool = WorkerPool(2, {}, checkout_root(), METADATA)
+    image_ids = [uuid.uuid4().hex for _ in range(2)]
+    calls = [
+        threading.Thread(
+            target=pool.invoke,
+            args=("imgpipe-metadata", ARN, {"imageId": image_id}),
+            kwargs={"fault": "tests.local.faults:hold_until_released"},
+            daemon=True,
+        )
+        for image_id in image_ids
+    ]
+    for call in calls:
+        call.start()
+    poll(lambda: all((MARKERS / f"held-{image_id}").exists() for image_id in image_ids))
+    busy = [worker.process for worker in pool.workers]
+    pool.close(deadline=time.monotonic())  # the grace period is over already
+    assert [process.poll() for process in busy] == [-9, -9]  # killed, not left running
+    for call in calls:
+        call.join(timeout=30)
+        assert not call.is_alive()
