@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imgpipe.adapters import PageKey
-from imgpipe.config import AWAITING_UPLOAD, COMPLETE, DELETED, EXPIRED, FAILED, PROCESSING
+from imgpipe.config import AWAITING_UPLOAD, COMPLETE, EXPIRED, FAILED, PROCESSING
 
-from .logic import IMAGE_ID, Api, BadRequest, record_expired, upload_expiry, upload_url_expired
+from .logic import IMAGE_ID, Api, BadRequest, displayed_status, is_live
 
 LIST_DEFAULT_LIMIT = 20
 LIST_MAX_LIMIT = 100
@@ -58,12 +58,9 @@ def _page_size(limit: str | None) -> int:
 def _list_item(api: Api, record: dict[str, Any], now: datetime) -> dict[str, Any] | None:
     """One image as the list shows it: the status GET /images/{imageId} would show (EXPIRED for an
     unused upload URL), its name, times, and renditions with URLs once COMPLETE."""
-    if record.get("status") == DELETED or record_expired(record, now):
+    if not is_live(record, now):
         return None  # the index is eventually consistent: a just-deleted image can linger a moment
-    status = record.get("status", AWAITING_UPLOAD)
-    expires = upload_expiry(record, api.settings) if status == AWAITING_UPLOAD else None
-    if expires is not None and upload_url_expired(expires, now):
-        status = EXPIRED
+    status, _ = displayed_status(record, api.settings, now)
     item: dict[str, Any] = {
         "imageId": record["imageId"],
         "status": status,

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeGuard
 
 from imgpipe.adapters import ImageRepository
-from imgpipe.config import SHARED_OWNER, PipelineSettings
+from imgpipe.config import AWAITING_UPLOAD, DELETED, EXPIRED, SHARED_OWNER, PipelineSettings
 from imgpipe.delivery import RenditionDelivery
 
 IMAGE_ID = re.compile(r"[0-9a-f]{32}")
@@ -89,6 +89,21 @@ def record_expired(record: dict[str, Any], now: datetime) -> bool:
     the API treats it as gone from that second, so AWS and the local stack answer alike."""
     ttl = record.get("ttl")
     return isinstance(ttl, int | float) and ttl <= now.timestamp()
+
+
+def is_live(record: dict[str, Any], now: datetime) -> bool:
+    """An image rather than a tombstone (status DELETED) or a record past its TTL."""
+    return record.get("status") != DELETED and not record_expired(record, now)
+
+
+def displayed_status(record: dict[str, Any], settings: PipelineSettings, now: datetime) -> tuple[str, datetime | None]:
+    """The status the API shows (EXPIRED for an unused upload URL: computed, never stored) and, while
+    the record awaits its upload, when its URL expires."""
+    status = record.get("status", AWAITING_UPLOAD)
+    expires = upload_expiry(record, settings) if status == AWAITING_UPLOAD else None
+    if expires is not None and upload_url_expired(expires, now):
+        status = EXPIRED
+    return status, expires
 
 
 def upload_url_expired(expires: datetime, now: datetime) -> bool:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from imgpipe.config import AWAITING_UPLOAD, COMPLETE, DELETED, EXPIRED, EXPRESS_MAX_DURATION_S, FAILED, PROCESSING
+from imgpipe.config import COMPLETE, EXPRESS_MAX_DURATION_S, FAILED, PROCESSING
 from imgpipe.contracts import utc_now
 from imgpipe.errors import PUBLIC_ERRORS, public_error
 
-from .logic import IMAGE_ID, Api, upload_expiry, upload_url_expired, visible_to
+from .logic import IMAGE_ID, Api, displayed_status, is_live, visible_to
 
 STUCK_GRACE_S = 30
 STUCK_MESSAGE = PUBLIC_ERRORS["PROCESSING_TIMEOUT"]
@@ -45,9 +45,7 @@ def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = 
         return None
     record = api.images.get(image_id)
     now = now or datetime.now(UTC)
-    if not visible_to(record, owner, now):
-        return None
-    if record.get("status") == DELETED:  # a tombstone is no image
+    if not visible_to(record, owner, now) or not is_live(record, now):
         return None
     if _stuck(record, now):
         error = {"code": "PROCESSING_TIMEOUT", "cause": STUCK_MESSAGE}
@@ -56,7 +54,7 @@ def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = 
             record = {**record, "status": FAILED, "error": error, "failedAt": stamp}
         else:  # the execution finished after all, between our read and our write
             record = api.images.get(image_id) or record
-    status = record.get("status", AWAITING_UPLOAD)
+    status, expires = displayed_status(record, api.settings, now)
     view: dict[str, Any] = {
         "imageId": image_id,
         "status": status,
@@ -65,12 +63,8 @@ def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = 
         "executionId": execution_reference(record.get("executionId")),
         "upload": record.get("upload"),
     }
-    if status == AWAITING_UPLOAD and (expires := upload_expiry(record, api.settings)):
-        # Computed, never stored: an unused URL shows EXPIRED once it cannot be used any more (after a
-        # grace for an upload that began before expiry to arrive), until the record's TTL removes it.
+    if expires is not None:  # until the record's TTL removes it, an unused URL says when it expired
         view["expiresAt"] = utc_now(expires)
-        if upload_url_expired(expires, now):
-            view["status"] = EXPIRED
     if record.get("original"):
         view["original"] = record["original"]
     if status == COMPLETE:
