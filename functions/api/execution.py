@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from imgpipe.config import COMPLETE, FAILED, PROCESSING
 from imgpipe.errors import public_error
 
-from .logic import Api
-from .status import image_status
+from .logic import Api, displayed_status
+from .status import current_record
 
 if TYPE_CHECKING:
     from imgpipe.adapters import ExecutionHistory
@@ -74,13 +74,14 @@ def image_execution(
     until its end is logged the execution reads RUNNING, with the steps logged so far."""
     from imgpipe.history import summarise  # only this route pays for its import (~3 ms of a cold start)
 
-    image = image_status(api, image_id, owner=owner, now=now)
-    if image is None:
+    now = now or datetime.now(UTC)
+    record = current_record(api, image_id, owner=owner, now=now)  # one read, as GET /images/{imageId}
+    if record is None:
         return None
-    record = api.images.get(image_id) or {}
+    status, _ = displayed_status(record, api.settings, now)
     arn, started = record.get("executionId"), _record_time(record.get("startedAt"))
-    if image["status"] not in (PROCESSING, COMPLETE, FAILED) or not arn or started is None:
-        raise NoExecution(image["status"])
+    if status not in (PROCESSING, COMPLETE, FAILED) or not arn or started is None:
+        raise NoExecution(status)
     stopped = _record_time(record.get("completedAt") or record.get("failedAt"))
     summary = summarise(arn, history.events(arn, started, stopped))
     view: dict[str, Any] = {

@@ -32,19 +32,22 @@ Operation = Callable[[Query, dict[str, str], str], tuple[int, dict[str, Any]]]
 UNAUTHORIZED = {"message": "Unauthorized"}  # API Gateway's own answer to a missing or bad token
 
 
-def default_api() -> Api:  # cheap: the runtime beneath is built once per container
+def default_api() -> Api:
+    """Built once per container, in the runtime's memo: the invalidator's client and the rendition
+    delivery (settings + environment) are not rebuilt on every request."""
     rt = default_runtime()
-    if "invalidator" not in rt.memo:  # its client too
-        rt.memo["invalidator"] = cdn_invalidator(rt.settings)
-    return Api(
-        rt.settings,
-        rt.resources.input_bucket,
-        rt.resources.output_bucket,
-        rt.images,
-        rt.store,
-        files=rt.store,
-        invalidator=rt.memo["invalidator"],
-    )
+    if "api" not in rt.memo:
+        rt.memo["api"] = Api(
+            rt.settings,
+            rt.resources.input_bucket,
+            rt.resources.output_bucket,
+            rt.images,
+            rt.store,
+            files=rt.store,
+            invalidator=cdn_invalidator(rt.settings),
+        )
+    api: Api = rt.memo["api"]
+    return api
 
 
 IMAGE_NOT_FOUND_MESSAGE = "no such image"

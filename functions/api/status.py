@@ -40,11 +40,12 @@ def _stuck(record: dict[str, Any], now: datetime) -> bool:
     return (now - started).total_seconds() > EXPRESS_MAX_DURATION_S + STUCK_GRACE_S
 
 
-def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = None) -> dict[str, Any] | None:
+def current_record(api: Api, image_id: str, *, owner: str, now: datetime) -> dict[str, Any] | None:
+    """The image's record as this caller may see it now (None: unknown, malformed, another owner's,
+    deleted or past its TTL), a stuck PROCESSING record first marked FAILED."""
     if not IMAGE_ID.fullmatch(image_id):
         return None
     record = api.images.get(image_id)
-    now = now or datetime.now(UTC)
     if not visible_to(record, owner, now) or not is_live(record, now):
         return None
     if _stuck(record, now):
@@ -54,6 +55,14 @@ def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = 
             record = {**record, "status": FAILED, "error": error, "failedAt": stamp}
         else:  # the execution finished after all, between our read and our write
             record = api.images.get(image_id) or record
+    return record
+
+
+def image_status(api: Api, image_id: str, *, owner: str, now: datetime | None = None) -> dict[str, Any] | None:
+    now = now or datetime.now(UTC)
+    record = current_record(api, image_id, owner=owner, now=now)
+    if record is None:
+        return None
     status, expires = displayed_status(record, api.settings, now)
     view: dict[str, Any] = {
         "imageId": image_id,
