@@ -8,8 +8,9 @@ serve` on free ports and measures, against the targets of docs/performance.md ("
 2. every image worker killed while idle, then 10 uploads: FAILED images (target 0) and retries
    (target 0: a dead worker is replaced before it gets work);
 3. `GET /upload-url` p95 in 200 uploads by 16 concurrent clients (target < 0.3 s: the API has
-   sandboxes of its own); also 16 clients calling it back to back, idle and while 40 images are
-   processed (no target: that is 16 x the API's load, served by one emulator process);
+   sandboxes of its own, more under a burst); also 16 clients calling it back to back, idle and
+   while 40 images are processed (no target: 16 x the API's load, every call one DynamoDB write
+   to the one emulator process);
 4. 3 x 200 uploads: growth of `imgpipe serve`'s resident memory per upload (target < 0.3 MB), its
    workers' reported beside it;
 5. `imgpipe history IMAGE_ID` with >= 1,000 executions stored (target < 1 s), as a command.

@@ -2,18 +2,20 @@
 execution, at INFO on the ``imgpipe.local.activity`` logger.
 
 ``imgpipe serve`` shows them (``--log-level``); tests, benchmarks and ``imgpipe process`` leave the
-logger unconfigured, and then nothing here does any work (no timing, no polling).
+logger unconfigured, and then nothing here does any work (no timing, no lookups).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from imgpipe.history import image_id_of
+from imgpipe.local import moto_patches
 
 log = logging.getLogger("imgpipe.local.activity")
 
@@ -55,43 +57,35 @@ def describe_finished(execution: dict[str, Any]) -> str:
 
 
 class ExecutionLog:
-    """Logs each execution it is given once it has finished (the local EventBridge target hands it
-    every execution it starts).  The duration comes from the execution's own start and stop dates,
-    so the polling interval does not blur it."""
+    """Logs each execution once it has finished: moto tells it (imgpipe.local.moto_patches), and the
+    line is written from ``DescribeExecution``, so the duration is the execution's own."""
 
-    def __init__(self, sfn: Any, interval_s: float = 0.2):
+    def __init__(self, sfn: Any):
         self._sfn = sfn
-        self._interval_s = interval_s
-        self._pending: set[str] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._finished: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="execution-log", daemon=True)
+        self._stop_telling: Callable[[], None] | None = None
 
-    def watch(self, execution_arn: str) -> None:
-        if not log.isEnabledFor(logging.INFO):
-            return
-        with self._lock:
-            self._pending.add(execution_arn)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="execution-log", daemon=True)
-                self._thread.start()
+    def start(self) -> None:
+        self._stop_telling = moto_patches.tell_when_finished(self._on_finished)
+        self._thread.start()
+
+    def _on_finished(self, execution_arn: str) -> None:
+        if log.isEnabledFor(logging.INFO):
+            self._finished.put(execution_arn)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
+        if self._stop_telling is not None:
+            self._stop_telling()
+            self._stop_telling = None
+        self._finished.put(None)
+        if self._thread.is_alive():
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            with self._lock:
-                pending = list(self._pending)
-            for arn in pending:
-                try:
-                    execution = self._sfn.describe_execution(executionArn=arn)
-                except Exception:  # the emulator is stopping, or a transient fault: ask again next round
-                    continue
-                if execution["status"] == "RUNNING":
-                    continue
-                with self._lock:
-                    self._pending.discard(arn)
-                log.info("%s", describe_finished(execution))
+        while (arn := self._finished.get()) is not None:
+            try:
+                execution = self._sfn.describe_execution(executionArn=arn)
+            except Exception:  # the emulator is stopping (a reset forgets executions): nothing to tell
+                continue
+            log.info("%s", describe_finished(execution))

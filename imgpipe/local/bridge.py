@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("imgpipe.local")
@@ -41,9 +40,7 @@ class EventBridgeTarget:
         session: Any,
         queue_url: str,
         state_machine_arn: str,
-        on_started: Callable[[str], None] | None = None,  # told each execution's ARN
     ):
-        self._on_started = on_started
         self._sqs = session.client("sqs")
         self._sfn = session.client("stepfunctions")
         self._queue_url = queue_url
@@ -74,12 +71,10 @@ class EventBridgeTarget:
         )
         messages = response.get("Messages", [])
         for message in messages:
-            started = self._sfn.start_execution(
+            self._sfn.start_execution(
                 stateMachineArn=self._state_machine_arn,
                 name=uuid.uuid4().hex,  # the AWS target names executions itself, uniquely
                 input=as_aws_event(message["Body"]),
             )
-            if self._on_started is not None:
-                self._on_started(started["executionArn"])
             self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(messages)

@@ -115,16 +115,19 @@ class LambdaService:
 
     def start_workers(self, count: int, environment: dict[str, str], api_count: int | None = None) -> None:
         """Give every function ``count`` worker processes of its own (imgpipe.local.workers), the API
-        ``api_count``: as Lambda gives each function its own sandboxes and concurrency, pipeline load
-        never queues an API call.  Overridden functions still run in this process, where the
-        override lives."""
-        from imgpipe.local.workers import API_WORKERS, WorkerPool
+        ``api_count`` kept warm and more under a burst: as Lambda gives each function its own
+        sandboxes and concurrency, pipeline load never queues an API call.  Overridden functions
+        still run in this process, where the override lives."""
+        from imgpipe.local.workers import API_MAX_WORKERS, API_WORKERS, WorkerPool
 
         if self.code_root is None:
             raise RuntimeError("worker processes import the handlers from a code_root; none was given")
         for function in self.functions.values():
-            size = (api_count or API_WORKERS) if function.step.name == API.name else count
-            self._pools[function.name] = WorkerPool(size, environment, self.code_root, function.step)
+            if function.step.name == API.name:  # scales out under a burst, as the API function does
+                pool = WorkerPool(api_count or API_WORKERS, environment, self.code_root, function.step, API_MAX_WORKERS)
+            else:
+                pool = WorkerPool(count, environment, self.code_root, function.step)
+            self._pools[function.name] = pool
 
     def stop_workers(self) -> None:
         from imgpipe.local.workers import STOP_GRACE_S

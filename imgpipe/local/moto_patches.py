@@ -76,7 +76,7 @@ _clients: dict[tuple[str, str, str], Any] = {}
 _clients_lock = threading.Lock()
 
 
-def _client_per_service(boto_client_for: Callable[..., Any]) -> Callable[..., Any]:
+def _client_per_service(_: Callable[..., Any]) -> Callable[..., Any]:
     """The interpreter's clients, one per endpoint, region and service (boto3 clients are thread-safe),
     made as moto makes them but with a connection pool as large as the executions that share it."""
 
@@ -87,8 +87,8 @@ def _client_per_service(boto_client_for: Callable[..., Any]) -> Callable[..., An
     from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 
     def shared(region: str, service: str, state_credentials: Any = None) -> Any:
-        if state_credentials is not None:  # a role of the state's own: a client of its own
-            return boto_client_for(region, service, state_credentials)
+        # moto passes every Task its execution role's credentials, and its own factory ignores them
+        # (every client signs as "ak"/"sk"): one client per service loses nothing.
         endpoint = "" if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
         key = (endpoint, region, service)
         with _clients_lock:
@@ -193,6 +193,16 @@ class _FinishedWorker:
         return None
 
 
+_finished_listeners: list[Callable[[str], None]] = []
+
+
+def tell_when_finished(listener: Callable[[str], None]) -> Callable[[], None]:
+    """Call ``listener(execution_arn)`` as each execution ends, in the thread that ran it (keep it
+    short); returns the function that stops it."""
+    _finished_listeners.append(listener)
+    return lambda: _finished_listeners.remove(listener)
+
+
 def _keep_only_history(terminated: Callable[[Any], None]) -> Callable[[Any], None]:
     from moto.stepfunctions.parser.utils import TMP_THREADS  # every thread the interpreter started, kept
 
@@ -206,6 +216,8 @@ def _keep_only_history(terminated: Callable[[Any], None]) -> Callable[[Any], Non
         )
         # moto lists each thread it starts (for its own tests to join) and never forgets one.
         TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
+        for listener in list(_finished_listeners):
+            listener(execution.exec_arn)
 
     return terminated_and_slimmed
 

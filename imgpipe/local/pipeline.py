@@ -129,11 +129,11 @@ class LocalPipeline:
 
         self.session = boto3.Session(region_name=self.names.region)
         self.executions = ExecutionLog(self.session.client("stepfunctions"))
+        self.executions.start()
         self.target = EventBridgeTarget(
             self.session,
             provision(self.session, self.names, self.settings.cors_allowed_origins),
             self.names.state_machine_arn,
-            self.executions.watch,
         )
         self.target.start()
         # What S3 lifecycle rules and DynamoDB TTL delete on AWS, deleted here too (memory stays bounded).

@@ -13,6 +13,12 @@ passes the function's ``memory_mb`` is killed, as Lambda's cgroup kills the sand
 exits or is killed mid-invocation is ``Runtime.ExitError``.  A worker that dies while idle is
 replaced at once and never given work (docs/decisions.md, "Local Lambda failures are named as
 Lambda names them").
+
+A pool may also scale out as Lambda does: when every worker is busy, one more is started (up to
+``max_count``) and the waiting invocation takes whichever worker is free first; a worker started
+so is reclaimed after ``IDLE_RECLAIM_S`` without work.  The API's pool does, so a burst of calls
+is not queued behind two workers (docs/decisions.md, "The local API scales out like a Lambda
+function").
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ import functools
 import importlib
 import json
 import os
-import queue
 import select
 import subprocess
 import sys
@@ -32,7 +37,7 @@ import uuid
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, get_args
 
 from imgpipe.local.invocation import (
     Handler,
@@ -47,7 +52,10 @@ from imgpipe.topology import STEPS, Step
 
 WARM_UP_TIMEOUT_S = 60
 STOP_GRACE_S = 5  # how long stopping the stack lets busy workers finish before killing them
-API_WORKERS = 2  # the API function's sandboxes (more measured no faster: the emulator is the bottleneck)
+API_WORKERS = 4  # the API function's sandboxes kept warm ...
+API_MAX_WORKERS = 8  # ... and how far it scales out under a burst (docs/performance.md, "Load and faults")
+FAILED_STARTS = 3  # workers in a row failing their warm-up: the function cannot start; invocations fail
+IDLE_RECLAIM_S = 60  # a worker beyond the pool's warm count is stopped after this long without work
 MEMORY_CHECK_INTERVAL_S = 0.05  # how often a busy worker's resident memory is compared with its function's size
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -125,21 +133,44 @@ class Worker:
         self.process.kill()
         self.process.wait()
 
+    def stop(self) -> None:
+        """Ask the worker to end: its loop ends on EOF of its requests."""
+        if self.process.stdin:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+
 
 class WorkerPool:
-    """One function's sandboxes: ``count`` workers, each running one invocation at a time."""
+    """One function's sandboxes: ``count`` workers kept warm, up to ``max_count`` under load, each
+    running one invocation at a time."""
 
-    def __init__(self, count: int, environment: dict[str, str], code_root: Path, step: Step):
+    def __init__(
+        self,
+        count: int,
+        environment: dict[str, str],
+        code_root: Path,
+        step: Step,
+        max_count: int | None = None,
+        idle_reclaim_s: float = IDLE_RECLAIM_S,
+    ):
         self.step = step
+        self.idle_reclaim_s = idle_reclaim_s
+        self.count = count
+        self.max_count = max(count, max_count or count)
         self._environment = environment
         self._code_root = code_root
-        self._idle: queue.Queue[Worker] = queue.Queue()
-        self._all: list[Worker] = []
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a worker became idle, or the pool closed
+        self._idle: list[Worker] = []  # warm and free; the most recently used last (it is taken first)
+        self._idle_since: dict[Worker, float] = {}
+        self._all: list[Worker] = []
         self._closed = False
+        self._failed_starts = 0  # workers in a row that died or hung in their warm-up
         with self._lock:
             for _ in range(count):
                 self._spawn()
+        if self.max_count > count:
+            threading.Thread(target=self._reclaim_idle, name=f"{step.name}-reclaim", daemon=True).start()
 
     @property
     def workers(self) -> list[Worker]:
@@ -149,12 +180,41 @@ class WorkerPool:
     def _spawn(self) -> None:  # with self._lock held
         worker = Worker(self._code_root, self._environment, self.step)
         self._all.append(worker)
-        self._idle.put(worker)
-        threading.Thread(target=self._watch, args=(worker,), name=f"{self.step.name}-worker", daemon=True).start()
+        threading.Thread(target=self._keep, args=(worker,), name=f"{self.step.name}-worker", daemon=True).start()
 
-    def _watch(self, worker: Worker) -> None:
+    def _keep(self, worker: Worker) -> None:
+        """Offer ``worker`` once it is warm (an invocation never waits for a cold start that another
+        worker could spare it); retire it when it exits."""
+        if worker.ready():
+            self._offer(worker)
+        else:
+            worker.kill()  # dead or hung before it could take work
+            with self._changed:
+                self._failed_starts += 1
+                self._changed.notify_all()  # past FAILED_STARTS, a waiting invocation is answered
         worker.process.wait()
         self._retire(worker)  # died while idle: replaced now, so no invocation is ever sent to it
+
+    def _offer(self, worker: Worker) -> None:
+        with self._changed:
+            if worker in self._all:
+                self._failed_starts = 0
+                self._idle.append(worker)
+                self._idle_since[worker] = time.monotonic()
+                self._changed.notify()
+
+    def _take(self) -> Worker | None:
+        """An idle worker; if there is none, one more is started (up to ``max_count``) and the first
+        worker free, old or new, is taken.  None if the pool closed, or its workers cannot start."""
+        with self._changed:
+            if not self._idle and not self._closed and len(self._all) < self.max_count:
+                self._spawn()
+            self._changed.wait_for(lambda: self._idle or self._closed or self._failed_starts >= FAILED_STARTS)
+            if not self._idle:
+                return None
+            worker = self._idle.pop()
+            self._idle_since.pop(worker, None)
+            return worker
 
     def _retire(self, worker: Worker) -> None:
         """Take ``worker`` out of the pool and start its replacement (once, whoever notices first)."""
@@ -162,7 +222,28 @@ class WorkerPool:
             if self._closed or worker not in self._all:
                 return
             self._all.remove(worker)
-            self._spawn()
+            if worker in self._idle:
+                self._idle.remove(worker)
+                self._idle_since.pop(worker, None)
+            if len(self._all) < self.count:
+                self._spawn()
+
+    def _reclaim_idle(self) -> None:
+        """Stop the workers beyond the warm count that had no work for ``idle_reclaim_s``: the
+        longest idle first, as Lambda reclaims the sandboxes a function no longer needs."""
+        while True:
+            with self._changed:
+                if self._changed.wait_for(lambda: self._closed, timeout=self.idle_reclaim_s / 4):
+                    return
+                now = time.monotonic()
+                spare = len(self._all) - self.count
+                stale = [w for w in self._idle if now - self._idle_since[w] >= self.idle_reclaim_s][: max(spare, 0)]
+                for worker in stale:
+                    self._idle.remove(worker)
+                    self._idle_since.pop(worker)
+                    self._all.remove(worker)  # so its exit is not taken for a death to replace
+            for worker in stale:
+                worker.stop()
 
     def invoke(
         self, name: str, arn: str, event: Any, *, fault: str | None = None, timeout_s: int | None = None
@@ -173,9 +254,11 @@ class WorkerPool:
         request |= {"fault": fault, "timeout_s": step.timeout_s} if fault else {}
         # A worker found dead before it took the request never ran it: the next one gets it.  Bounded,
         # so a function whose workers cannot start at all still gets an answer.
-        for _ in range(len(self.workers) + 2):
-            worker = self._idle.get()
-            if not (worker.alive and worker.ready()):
+        for _ in range(self.max_count + 2):
+            worker = self._take()
+            if worker is None:
+                break
+            if not worker.alive:
                 self._retire(worker)
                 continue
             reply, outcome = worker.call(request, step)
@@ -183,7 +266,7 @@ class WorkerPool:
                 self._retire(worker)
                 continue
             if reply is not None:
-                self._idle.put(worker)
+                self._offer(worker)
                 return InvokeResult(reply["payload"], reply["error_type"])
             # Timed out, died or starved mid-invocation: the sandbox is gone, as on Lambda.
             worker.kill()
@@ -191,20 +274,19 @@ class WorkerPool:
             if outcome == "timeout":
                 return timed_out(step.timeout_s, request_id)
             return runtime_exited(worker.process.returncode or 0, request_id, out_of_memory=outcome == "memory")
-        return runtime_exited(worker.process.returncode or 0, request_id)
+        return runtime_exited(0, request_id)
 
     def close(self, deadline: float | None = None) -> None:
         """Ask every worker to end (EOF on its requests) and kill what is still running at ``deadline``
         (time.monotonic(); default 5 s from now): one grace period for the pool, not one per worker,
         so stopping a busy stack takes seconds however many workers are mid-invocation."""
         deadline = time.monotonic() + STOP_GRACE_S if deadline is None else deadline
-        with self._lock:
+        with self._changed:
             self._closed = True
-            workers, self._all = self._all, []
+            workers, self._all, self._idle = self._all, [], []
+            self._changed.notify_all()
         for worker in workers:
-            if worker.process.stdin:
-                with contextlib.suppress(OSError):
-                    worker.process.stdin.close()  # the worker's loop ends on EOF
+            worker.stop()
         for worker in workers:
             try:
                 worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
@@ -218,6 +300,18 @@ def _resolve(target: str) -> Any:
     return getattr(importlib.import_module(module), function)
 
 
+def load_service_models() -> None:
+    """Read the AWS service models the adapters use into botocore's cache, as part of the warm-up:
+    a worker's first invocation would otherwise spend ~250 ms (seconds on a busy machine) parsing
+    them while its caller waits.  The adapters still build their own clients, on first use."""
+    import boto3
+
+    from imgpipe.adapters.aws import AwsService
+
+    for service in get_args(AwsService):
+        boto3.client(service, region_name="us-east-1", aws_access_key_id="warm-up", aws_secret_access_key="warm-up")
+
+
 def serve(requests: IO[bytes], replies: IO[bytes], code_root: Path, step: Step) -> None:
     """Answer invocations of ``step``'s function, one JSON line each, after a ``{"warm": true}`` line."""
     from imgpipe.local.invocation import import_handler
@@ -228,6 +322,7 @@ def serve(requests: IO[bytes], replies: IO[bytes], code_root: Path, step: Step) 
         handler = import_handler(code_root, step)
     except Exception as exc:  # answered per invocation, as Lambda's Runtime.ImportModuleError
         failure = exc
+    load_service_models()
     replies.write(b'{"warm": true}\n')
     replies.flush()
     for line in requests:

@@ -52,10 +52,11 @@ def stall_once(real: Any, event: dict[str, Any], context: Any) -> Any:
 
 
 def hold_until_released(real: Any, event: dict[str, Any], context: Any) -> Any:
-    """Keeps the worker busy until the test creates the release marker; says it has started."""
+    """Keeps the worker busy until the test creates the image's release marker (or 60 s); says it has
+    started."""
     MARKERS.mkdir(exist_ok=True)
     (MARKERS / f"held-{event['imageId']}").touch()
     deadline = time.monotonic() + 60
-    while not (MARKERS / "release").exists() and time.monotonic() < deadline:
+    while not (MARKERS / f"release-{event['imageId']}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     return real(event, context)

@@ -120,21 +120,17 @@ def test_the_api_has_its_own_workers_and_answers_while_every_pipeline_worker_is_
     api = stack.lambdas.pool("api")
     assert api.workers and not {w.process.pid for w in api.workers} & {w.process.pid for w in resize.workers}
 
-    release = faults.MARKERS / "release"
-    release.unlink(missing_ok=True)
-    try:
-        with stack.lambdas.fault("resize", "tests.local.faults:hold_until_released"):
-            held = [client.upload(f"held-{n}.jpg", photo, "image/jpeg") for n in range(len(resize.workers))]
-            poll(lambda: all((faults.MARKERS / f"held-{image_id}").exists() for image_id in held))
-            # Every resize worker is busy; an API call does not wait for one (60 s if it did).
-            answered = Client(stack.api_url, timeout=20).request_upload("meanwhile.jpg", "image/jpeg", 100)
-            assert answered["imageId"]
-            assert all(client.image(image_id)["status"] == "PROCESSING" for image_id in held)
-            release.touch()
-            for image_id in held:
-                assert client.wait(image_id, deadline_s=90)["status"] == "COMPLETE"
-    finally:
-        release.unlink(missing_ok=True)
+    with stack.lambdas.fault("resize", "tests.local.faults:hold_until_released"):
+        held = [client.upload(f"held-{n}.jpg", photo, "image/jpeg") for n in range(len(resize.workers))]
+        poll(lambda: all((faults.MARKERS / f"held-{image_id}").exists() for image_id in held))
+        # Every resize worker is busy; an API call does not wait for one (60 s if it did).
+        answered = Client(stack.api_url, timeout=20).request_upload("meanwhile.jpg", "image/jpeg", 100)
+        assert answered["imageId"]
+        assert all(client.image(image_id)["status"] == "PROCESSING" for image_id in held)
+        for image_id in held:
+            (faults.MARKERS / f"release-{image_id}").touch()
+        for image_id in held:
+            assert client.wait(image_id, deadline_s=90)["status"] == "COMPLETE"
 
 
 def test_faults_need_worker_processes():

@@ -143,3 +143,43 @@ def test_closing_a_pool_kills_the_workers_still_busy_at_its_deadline(stack):
     for call in calls:
         call.join(timeout=30)
         assert not call.is_alive()
+
+
+def test_a_busy_pool_scales_out_to_its_maximum_and_reclaims_the_extra_workers_once_idle(stack):
+    import threading
+
+    from tests.local.conftest import poll
+    from tests.local.faults import MARKERS
+
+    pool = WorkerPool(1, {}, checkout_root(), METADATA, max_count=3, idle_reclaim_s=1)
+    try:
+        image_ids = [uuid.uuid4().hex for _ in range(4)]
+        results = {}
+
+        def invoke(image_id: str) -> None:
+            event = {"imageId": image_id}
+            hold = "tests.local.faults:hold_until_released"  # held past the function's 10 s timeout
+            results[image_id] = pool.invoke("imgpipe-metadata", ARN, event, fault=hold, timeout_s=90)
+
+        calls = [threading.Thread(target=invoke, args=(image_id,), daemon=True) for image_id in image_ids]
+        for call in calls:
+            call.start()
+        held = lambda: [i for i in image_ids if (MARKERS / f"held-{i}").exists()]  # noqa: E731
+        poll(lambda: len(held()) == 3)  # the warm worker and two started for the burst run at once
+        print("DEBUG", results, len(pool.workers), pool._all, pool._idle)
+        assert len(pool.workers) == 3  # the fourth call waits for one of them: no more than the maximum
+        for image_id in image_ids:
+            (MARKERS / f"release-{image_id}").touch()
+        for call in calls:
+            call.join(timeout=60)
+            assert not call.is_alive()
+        assert len(held()) == 4
+        # every call reached the handler (which refuses an event without the step's fields); none was
+        # answered with a sandbox failure
+        assert all(not r.payload["errorType"].startswith(("Runtime.", "Sandbox.")) for r in results.values())
+        poll(lambda: len(pool.workers) == 1, deadline_s=30)  # the two extra workers, idle, are reclaimed
+        (survivor,) = pool.workers
+        assert survivor.alive
+        assert pool.invoke("imgpipe-metadata", ARN, {}).payload["errorType"] == "KeyError"  # and it still runs
+    finally:
+        pool.close()

@@ -197,3 +197,20 @@ def test_moto_routes_requests_without_rescanning_its_package():
     modules = backends.list_of_moto_modules()
     assert {"s3", "dynamodb", "stepfunctions", "sqs", "events"} <= set(modules)
     assert backends.list_of_moto_modules() is modules
+
+
+def test_the_interpreter_shares_one_client_per_service_whatever_credentials_a_task_carries():
+    # moto hands every Task its execution role's credentials; a client per Task cost ~3 ms of the
+    # emulator's interpreter lock each, ~7 per image.
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.credentials import StateCredentials
+
+    from imgpipe.local import moto_patches
+
+    moto_patches.tune_moto()
+    role = StateCredentials(role_arn="arn:aws:iam::123456789012:role/pipeline")
+    first = lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda", state_credentials=role)
+    second = lambda_eval_utils.boto_client_for(region="us-east-1", service="lambda", state_credentials=role)
+    other = lambda_eval_utils.boto_client_for(region="us-east-1", service="dynamodb", state_credentials=role)
+    assert first is second
+    assert other is not first and other.meta.service_model.service_name == "dynamodb"
