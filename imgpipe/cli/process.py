@@ -53,7 +53,11 @@ def cmd_process(args: argparse.Namespace) -> int:
     out = Path(args.out)
     failures = 0
     settings = load_settings(args)
-    with LocalPipeline(api_port=args.port, aws_port=args.aws_port, settings=settings, workers=args.workers) as stack:
+    # One client, one file at a time: one warm API worker, as for every other function.
+    pipeline = LocalPipeline(
+        api_port=args.port, aws_port=args.aws_port, settings=settings, workers=args.workers, api_workers=args.workers
+    )
+    with pipeline as stack:
         print(f"local stack: API {stack.api_url}, AWS endpoint {stack.aws_endpoint}")
         client = Client(stack.api_url)
         sfn = stack.client("stepfunctions")

@@ -60,6 +60,7 @@ class LocalPipeline:
         names: LocalNames | None = None,
         log_level: str = "WARNING",
         workers: int | None = None,
+        api_workers: int | None = None,
         code_root: Path | None = None,
     ):
         self.host = host
@@ -71,6 +72,7 @@ class LocalPipeline:
         # invocations in separate sandboxes per function; 0 runs every handler in this process
         # (debuggers, profilers).
         self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self.api_workers = api_workers  # kept warm for the API (it scales out beyond); None: the default
         self._requested_ports = (api_port, aws_port)
         self._servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
         self._saved_env: dict[str, str | None] = {}
@@ -201,7 +203,7 @@ class LocalPipeline:
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
         if self.workers:
-            self.lambdas.start_workers(self.workers, env)
+            self.lambdas.start_workers(self.workers, env, self.api_workers)
         # Handlers build their clients once per "container"; a new stack is a new container.
         default_runtime.cache_clear()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
