@@ -160,12 +160,17 @@ class WorkerPool:
         self._environment = environment
         self._code_root = code_root
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)  # a worker became idle, or the pool closed
+        # Told when a worker becomes idle, one leaves the pool, a start fails or the pool closes:
+        # every waiting invocation looks again (notify_all), and only invocations wait on it.
+        self._changed = threading.Condition(self._lock)
         self._idle: list[Worker] = []  # warm and free; the most recently used last (it is taken first)
         self._idle_since: dict[Worker, float] = {}
         self._all: list[Worker] = []
-        self._closed = False
+        self._warming = 0  # started, not yet warm
+        self._waiting = 0  # invocations waiting for a worker
         self._failed_starts = 0  # workers in a row that died or hung in their warm-up
+        self._closed = False
+        self._closing = threading.Event()
         with self._lock:
             for _ in range(count):
                 self._spawn()
@@ -180,61 +185,74 @@ class WorkerPool:
     def _spawn(self) -> None:  # with self._lock held
         worker = Worker(self._code_root, self._environment, self.step)
         self._all.append(worker)
+        self._warming += 1
         threading.Thread(target=self._keep, args=(worker,), name=f"{self.step.name}-worker", daemon=True).start()
 
     def _keep(self, worker: Worker) -> None:
         """Offer ``worker`` once it is warm (an invocation never waits for a cold start that another
         worker could spare it); retire it when it exits."""
-        if worker.ready():
+        warm = worker.ready()
+        with self._changed:
+            self._warming -= 1
+            self._failed_starts = 0 if warm else self._failed_starts + 1
+        if warm:
             self._offer(worker)
         else:
             worker.kill()  # dead or hung before it could take work
-            with self._changed:
-                self._failed_starts += 1
-                self._changed.notify_all()  # past FAILED_STARTS, a waiting invocation is answered
         worker.process.wait()
         self._retire(worker)  # died while idle: replaced now, so no invocation is ever sent to it
 
     def _offer(self, worker: Worker) -> None:
         with self._changed:
             if worker in self._all:
-                self._failed_starts = 0
                 self._idle.append(worker)
                 self._idle_since[worker] = time.monotonic()
-                self._changed.notify()
+                self._changed.notify_all()
 
     def _take(self) -> Worker | None:
-        """An idle worker; if there is none, one more is started (up to ``max_count``) and the first
-        worker free, old or new, is taken.  None if the pool closed, or its workers cannot start."""
+        """An idle worker; if there is none, one more is started when the invocations waiting
+        outnumber the workers warming (up to ``max_count``), and the first worker free, old or new,
+        is taken.  None if the pool closed, or its workers keep failing to start (each invocation
+        then tries one start of its own and gets its answer when that fails, never waits forever)."""
         with self._changed:
-            if not self._idle and not self._closed and len(self._all) < self.max_count:
-                self._spawn()
-            self._changed.wait_for(lambda: self._idle or self._closed or self._failed_starts >= FAILED_STARTS)
-            if not self._idle:
-                return None
-            worker = self._idle.pop()
-            self._idle_since.pop(worker, None)
-            return worker
+            self._waiting += 1
+            tried = False
+            try:
+                while not self._idle:
+                    if self._closed:
+                        return None
+                    failing = self._failed_starts >= FAILED_STARTS
+                    if self._waiting > self._warming and len(self._all) < self.max_count and not (failing and tried):
+                        self._spawn()
+                        tried = True
+                    elif failing and not self._all:  # nothing running, warming or idle: nothing will come
+                        return None
+                    self._changed.wait()
+                worker = self._idle.pop()
+                self._idle_since.pop(worker, None)
+                return worker
+            finally:
+                self._waiting -= 1
 
     def _retire(self, worker: Worker) -> None:
-        """Take ``worker`` out of the pool and start its replacement (once, whoever notices first)."""
-        with self._lock:
+        """Take ``worker`` out of the pool and start its replacement (once, whoever notices first),
+        unless its function cannot start: then each invocation tries one start of its own."""
+        with self._changed:
             if self._closed or worker not in self._all:
                 return
             self._all.remove(worker)
             if worker in self._idle:
                 self._idle.remove(worker)
                 self._idle_since.pop(worker, None)
-            if len(self._all) < self.count:
+            if len(self._all) < self.count and self._failed_starts < FAILED_STARTS:
                 self._spawn()
+            self._changed.notify_all()  # a waiting invocation may start one now, or give up
 
     def _reclaim_idle(self) -> None:
         """Stop the workers beyond the warm count that had no work for ``idle_reclaim_s``: the
         longest idle first, as Lambda reclaims the sandboxes a function no longer needs."""
-        while True:
-            with self._changed:
-                if self._changed.wait_for(lambda: self._closed, timeout=self.idle_reclaim_s / 4):
-                    return
+        while not self._closing.wait(self.idle_reclaim_s / 4):
+            with self._lock:
                 now = time.monotonic()
                 spare = len(self._all) - self.count
                 stale = [w for w in self._idle if now - self._idle_since[w] >= self.idle_reclaim_s][: max(spare, 0)]
@@ -281,6 +299,7 @@ class WorkerPool:
         (time.monotonic(); default 5 s from now): one grace period for the pool, not one per worker,
         so stopping a busy stack takes seconds however many workers are mid-invocation."""
         deadline = time.monotonic() + STOP_GRACE_S if deadline is None else deadline
+        self._closing.set()
         with self._changed:
             self._closed = True
             workers, self._all, self._idle = self._all, [], []
@@ -322,7 +341,8 @@ def serve(requests: IO[bytes], replies: IO[bytes], code_root: Path, step: Step) 
         handler = import_handler(code_root, step)
     except Exception as exc:  # answered per invocation, as Lambda's Runtime.ImportModuleError
         failure = exc
-    load_service_models()
+    with contextlib.suppress(Exception):  # only a head start: the adapters load what they need anyway
+        load_service_models()
     replies.write(b'{"warm": true}\n')
     replies.flush()
     for line in requests:

@@ -368,6 +368,25 @@ def test_no_statement_allows_listing_a_bucket_without_a_prefix_condition(synth: 
         assert all(p.startswith(known) for p in _as_list(prefixes)), (logical_id, prefixes)
 
 
+def test_the_first_deploy_check_invokes_resize_on_a_missing_key_it_may_list(synth: Synth) -> None:
+    # docs/deploy.md's one call that tells whether a prefix-conditioned ListBucket gives the 404
+    deploy = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    check = re.search(r'--function-name "\$STACK-(\w+)".*?\\"key\\":\\"([^\\]+)\\"', deploy, re.S)
+    assert check, "docs/deploy.md lost its SOURCE_MISSING check"
+    step, key = check.groups()
+    resize = synth.stack.functions.functions[topology.RESIZE.name]
+    assert step == topology.RESIZE.name
+    assert synth.resource(synth.logical_id(resize))["Properties"]["FunctionName"] == f"{STACK_NAME}-{step}"
+    input_bucket = {"Fn::GetAtt": [synth.logical_id(synth.stack.storage.input_bucket), "Arn"]}
+    listed = [
+        prefix
+        for _, statement in all_statements(synth)
+        if "s3:ListBucket" in _as_list(statement["Action"]) and statement["Resource"] == input_bucket
+        for prefix in _as_list(statement["Condition"]["StringLike"]["s3:prefix"])
+    ]
+    assert listed == [f"{config.UPLOAD_PREFIX}*"] and key.startswith(config.UPLOAD_PREFIX)
+
+
 def test_the_events_role_trusts_only_this_rule_of_this_account(synth: Synth) -> None:
     trigger = synth.stack.trigger
     role = synth.resource(synth.logical_id(trigger.events_role))

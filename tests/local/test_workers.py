@@ -36,6 +36,7 @@ def test_every_function_has_workers_of_its_own(stack):
 def test_a_worker_killed_while_idle_is_replaced_and_the_invocation_runs(stack):
     pool = WorkerPool(1, {}, checkout_root(), METADATA)
     try:
+        assert pool.invoke("imgpipe-metadata", ARN, {}).payload["errorType"] == "KeyError"  # warm, now idle
         (worker,) = pool.workers
         worker.kill()
         result = pool.invoke("imgpipe-metadata", ARN, {})
@@ -151,9 +152,10 @@ def test_a_busy_pool_scales_out_to_its_maximum_and_reclaims_the_extra_workers_on
     from tests.local.conftest import poll
     from tests.local.faults import MARKERS
 
+    image_ids = [uuid.uuid4().hex for _ in range(4)]
     pool = WorkerPool(1, {}, checkout_root(), METADATA, max_count=3, idle_reclaim_s=1)
     try:
-        image_ids = [uuid.uuid4().hex for _ in range(4)]
+        assert pool.invoke("imgpipe-metadata", ARN, {}).payload["errorType"] == "KeyError"  # one worker, warm
         results = {}
 
         def invoke(image_id: str) -> None:
@@ -166,14 +168,16 @@ def test_a_busy_pool_scales_out_to_its_maximum_and_reclaims_the_extra_workers_on
             call.start()
         held = lambda: [i for i in image_ids if (MARKERS / f"held-{i}").exists()]  # noqa: E731
         poll(lambda: len(held()) == 3)  # the warm worker and two started for the burst run at once
-        print("DEBUG", results, len(pool.workers), pool._all, pool._idle)
         assert len(pool.workers) == 3  # the fourth call waits for one of them: no more than the maximum
+        first = held()[0]
+        (MARKERS / f"release-{first}").touch()
+        poll(lambda: len(held()) == 4)  # the waiting call took the worker that came free
+        assert len(pool.workers) == 3
         for image_id in image_ids:
             (MARKERS / f"release-{image_id}").touch()
         for call in calls:
             call.join(timeout=60)
             assert not call.is_alive()
-        assert len(held()) == 4
         # every call reached the handler (which refuses an event without the step's fields); none was
         # answered with a sandbox failure
         assert all(not r.payload["errorType"].startswith(("Runtime.", "Sandbox.")) for r in results.values())
@@ -181,5 +185,29 @@ def test_a_busy_pool_scales_out_to_its_maximum_and_reclaims_the_extra_workers_on
         (survivor,) = pool.workers
         assert survivor.alive
         assert pool.invoke("imgpipe-metadata", ARN, {}).payload["errorType"] == "KeyError"  # and it still runs
+    finally:
+        for image_id in image_ids:
+            (MARKERS / f"release-{image_id}").touch()
+        pool.close()
+
+
+def test_a_function_whose_workers_cannot_start_answers_each_invocation_with_an_exit_error(stack):
+    import threading
+
+    # Python itself cannot start in these workers; an invocation must get its answer, not wait
+    pool = WorkerPool(1, {"PYTHONHOME": "/nonexistent"}, checkout_root(), METADATA, max_count=4)
+    try:
+        answers = []
+        calls = [
+            threading.Thread(target=lambda: answers.append(pool.invoke("imgpipe-metadata", ARN, {})), daemon=True)
+            for _ in range(3)
+        ]
+        for call in calls:
+            call.start()
+        for call in calls:
+            call.join(timeout=60)
+            assert not call.is_alive()
+        assert [a.payload["errorType"] for a in answers] == ["Runtime.ExitError"] * 3
+        assert len(pool.workers) <= 1  # no pool of broken workers is kept, and no storm of restarts
     finally:
         pool.close()
