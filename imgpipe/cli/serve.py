@@ -104,10 +104,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"  aws --endpoint-url {stack.aws_endpoint} stepfunctions list-executions "
         f"--state-machine-arn {stack.names.state_machine_arn}"
     )
-    print("Ctrl-C to stop.", flush=True)
+    # Ctrl-C is ours before the banner says so: a signal sent on reading it must stop the stack cleanly.
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stopping.set())
+    print("Ctrl-C to stop.", flush=True)
     try:
         stopping.wait()
         print("\nstopping…", flush=True)
