@@ -373,6 +373,11 @@ def main() -> None:
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     code_root, step_name = Path(sys.argv[1]), sys.argv[2]
     serve(sys.stdin.buffer, replies, code_root, next(step for step in STEPS if step.name == step_name))
+    # The pool closed our requests: a sandbox is discarded, not finalised.  Skipping the
+    # interpreter's teardown (~0.2 s of CPU with boto3 and Pillow loaded) lets a stack stop sooner.
+    replies.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
