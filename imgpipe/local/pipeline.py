@@ -211,16 +211,16 @@ class LocalPipeline:
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
 
     def stop(self) -> None:
-        # The background loops end while the workers do (the target's long poll alone takes up to
-        # 1 s): whatever they still start fails against closed pools, and the reset discards it.
+        # The background loops stop together (the target's long poll alone takes up to 1 s), and
+        # before the workers: what they are delivering still finds a function to run it.
         loops = [part for part in (self.target, self.executions, self.lifecycle, self.stream) if part]
         self.target = self.executions = self.lifecycle = self.stream = None
         stopping = [threading.Thread(target=part.stop, daemon=True) for part in loops]
         for thread in stopping:
             thread.start()
-        self.lambdas.stop_workers()
         for thread in stopping:
             thread.join()
+        self.lambdas.stop_workers()
         if self._servers:
             # moto's backends are process-wide: leave nothing behind for the next stack.
             import urllib.request
