@@ -14,11 +14,11 @@ exits or is killed mid-invocation is ``Runtime.ExitError``.  A worker that dies 
 replaced at once and never given work (docs/decisions.md, "Local Lambda failures are named as
 Lambda names them").
 
-A pool may also scale out as Lambda does: when every worker is busy, one more is started (up to
-``max_count``) and the waiting invocation takes whichever worker is free first; a worker started
-so is reclaimed after ``IDLE_RECLAIM_S`` without work.  The API's pool does, so a burst of calls
-is not queued behind two workers (docs/decisions.md, "The local API scales out like a Lambda
-function").
+A pool may also scale out as Lambda does: when the invocations waiting outnumber the workers
+starting, one more is started (up to ``max_count``) and a waiting invocation takes whichever worker
+is free first; a worker beyond the warm count is reclaimed after ``IDLE_RECLAIM_S`` without work.
+The API's pool does, so a burst of calls is not queued behind its warm workers (docs/decisions.md,
+"The local API scales out like a Lambda function").
 """
 
 from __future__ import annotations
