@@ -37,7 +37,7 @@ import uuid
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, get_args
+from typing import IO, TYPE_CHECKING, Any
 
 from imgpipe.local.invocation import (
     Handler,
@@ -49,6 +49,9 @@ from imgpipe.local.invocation import (
     timed_out,
 )
 from imgpipe.topology import STEPS, Step
+
+if TYPE_CHECKING:
+    from imgpipe.adapters.aws import AwsService
 
 WARM_UP_TIMEOUT_S = 60
 STOP_GRACE_S = 5  # how long stopping the stack lets busy workers finish before killing them
@@ -319,15 +322,18 @@ def _resolve(target: str) -> Any:
     return getattr(importlib.import_module(module), function)
 
 
+# The services nearly every invocation calls (the image steps, `upload-url`, the status); S3's model
+# and endpoint rules are most of the cost (~210 of ~250 ms).  The rest load on first use.
+WARM_SERVICES: tuple[AwsService, ...] = ("s3", "dynamodb")
+
+
 def load_service_models() -> None:
-    """Read the AWS service models the adapters use into botocore's cache, as part of the warm-up:
-    a worker's first invocation would otherwise spend ~250 ms (seconds on a busy machine) parsing
-    them while its caller waits.  The adapters still build their own clients, on first use."""
+    """Read the AWS service models most invocations need into botocore's cache, as part of the
+    warm-up: a worker's first invocation would otherwise spend ~250 ms (seconds on a busy machine)
+    parsing them while its caller waits.  The adapters still build their own clients, on first use."""
     import boto3
 
-    from imgpipe.adapters.aws import AwsService
-
-    for service in get_args(AwsService):
+    for service in WARM_SERVICES:
         boto3.client(service, region_name="us-east-1", aws_access_key_id="warm-up", aws_secret_access_key="warm-up")
 
 
