@@ -18,7 +18,8 @@ And one of its memory costs grows with every image: a finished execution keeps i
 interpreter (evaluation details, state data: ~30 kB per execution) and its history as ~45 kB of
 dicts, though only the history is read again, and the interpreter lists every thread it ever
 started.  A finished execution keeps just its history, compressed (``GetExecutionHistory`` still
-answers the same events), and finished threads are forgotten.
+answers the same events), finished threads are forgotten, and whoever asked
+(``tell_when_finished``: the execution log of ``imgpipe serve``) is told that it ended.
 
 Each patch keeps moto's semantics: an execution still gets a program of its own (a deep copy of the
 one parsed, 1.5 ms), a compiled JSONPath is immutable, the module list only changes when moto is
